@@ -1,0 +1,1 @@
+"""DANet Annotator desktop application (PySide6)."""

@@ -1,0 +1,1 @@
+"""Subcommand modules of the ``danet`` CLI (one per area; see danet_core.cli)."""

@@ -1,0 +1,154 @@
+"""Image reading and atomic file writes shared by inference, the project store and the exporters.
+
+Why one module: every write of user data must be atomic (a crash leaves the old or the new file, never a
+torn one), and every image must arrive as the same ``uint8`` H x W x 3 RGB array whatever its file holds
+(EXIF rotation, grayscale, RGBA, 16-bit, palette).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+# 8000 x 6000 must open; PIL's default guard (~89 Mpx) is kept at a higher, still finite value so a
+# decompression bomb is refused with a clear error.
+Image.MAX_IMAGE_PIXELS = 200_000_000
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be read (missing, truncated, not an image)."""
+
+
+def _to_rgb_uint8(img: Image.Image) -> np.ndarray:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        arr = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min(initial=0)), float(arr.max(initial=1))
+        arr = ((arr - lo) / max(hi - lo, 1e-12) * 255.0 + 0.5).astype(np.uint8)
+        return np.repeat(arr[..., None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.uint8).copy()
+    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image as ``uint8`` H x W x 3 RGB, EXIF orientation applied.
+
+    Grayscale, palette, RGBA (composited on black), 16-bit and float images are converted.
+    Raises :class:`ImageReadError` naming the file when it is missing, truncated or not an image.
+    """
+    p = Path(path)
+    try:
+        with Image.open(p) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            return _to_rgb_uint8(img)
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"{p}: no such image file") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(f"{p}: cannot read image ({exc}); expected a readable image file") from exc
+
+
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) after EXIF orientation, from the header only (no decoding)."""
+    p = Path(path)
+    try:
+        with Image.open(p) as img:
+            w, h = img.size
+            orientation = img.getexif().get(0x0112, 1)
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
+        raise ImageReadError(f"{p}: cannot read image header ({exc})") from exc
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # not supported on this platform (Windows)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file.
+
+    Temp file in the same folder, fsync, os.replace, fsync of the folder. On failure (disk full, no
+    permission) the temp file is removed and the old file is untouched; the OSError propagates.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(target.parent)
+
+
+def encode_png(array: np.ndarray, *, palette: np.ndarray | None = None, compress_level: int = 1) -> bytes:
+    """PNG bytes of a uint8 (H x W or H x W x 3) or uint16 (H x W) array; optional 256x3 palette."""
+    if array.dtype == np.uint16:
+        img = Image.fromarray(array.astype(np.uint16), mode="I;16")
+    elif array.dtype == np.uint8:
+        img = Image.fromarray(array)
+    else:
+        raise ValueError(f"cannot encode a {array.dtype} array as PNG; expected uint8 or uint16")
+    if palette is not None:
+        if array.ndim != 2:
+            raise ValueError("a palette PNG needs a 2-D index array")
+        img = img.convert("L")
+        img.putpalette(np.asarray(palette, dtype=np.uint8).reshape(-1).tolist())
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def atomic_save_png(path: str | os.PathLike[str], array: np.ndarray, **kwargs) -> None:
+    """Atomically write ``array`` as a lossless PNG (see :func:`encode_png`)."""
+    atomic_write_bytes(path, encode_png(array, **kwargs))
+
+
+def load_mask_png(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an 8-bit index mask (L or P mode PNG: the indices, not the palette colours)."""
+    p = Path(path)
+    try:
+        with Image.open(p) as img:
+            img.load()
+            if img.mode not in ("L", "P", "I;16", "I"):
+                raise ImageReadError(f"{p}: mask has mode {img.mode}; expected an 8-bit index PNG")
+            arr = np.asarray(img)
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"{p}: no such mask file") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ImageReadError(f"{p}: cannot read mask ({exc})") from exc
+    if arr.dtype != np.uint8:
+        if arr.max(initial=0) > 255:
+            raise ImageReadError(f"{p}: mask values up to {arr.max()}; expected 8-bit indices")
+        arr = arr.astype(np.uint8)
+    return arr
