@@ -1,4 +1,4 @@
-"""``danet-annotator`` entry point (placeholder window until the app lands)."""
+"""``danet-annotator`` entry point."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
 
     app = QApplication(sys.argv if argv is None else argv)
-    label = QLabel("DANet Annotator")
-    label.show()
+    window = MainWindow()
+    window.show()
     return app.exec()
 
 

@@ -1,4 +1,4 @@
-"""Benchmarks that print JSON (never timed tests). ``python -m danet_core.bench NAME`` or ``danet bench NAME``.
+"""Benchmarks that print JSON (never timed tests): ``python -m danet_core.bench NAME``.
 
 Each benchmark is a module here exposing ``add_arguments(parser)`` and ``run(args) -> dict``; the dict is
 printed as JSON on stdout (and written to ``--out`` when given).
