@@ -1,0 +1,156 @@
+"""Qt-free session state of the app: where projects live, recent projects, user settings.
+
+Decisions (documented in the README section ``app``):
+
+- ``danet-annotator FOLDER`` with a folder of images creates (or reopens) the project at
+  ``<platformdirs user data>/projects/<folder name>-<8 hex of the folder's absolute path hash>``. Why not
+  ``FOLDER/.danet-project``: image folders are often read-only or shared datasets, and a project folder
+  inside the image root would be scanned as images. The location is deterministic, so reopening the same
+  folder always finds the same project, and the window title shows it.
+- A folder that already is a project (it holds the project store's catalog) opens directly.
+- Settings are one JSON file in the platformdirs config dir, written atomically; an unreadable file is
+  reported in the log and replaced by defaults (the settings are preferences, not user data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from danet_core.io import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "danet-annotator"
+MAX_RECENT = 10
+# Files by which a folder is recognised as a project store (the SQLite catalog of danet_core.project).
+PROJECT_MARKERS = ("project.json", "catalog.sqlite", "project.sqlite", "catalog.db")
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def projects_root() -> Path:
+    """Parent folder of the projects created from image folders."""
+    return data_dir() / "projects"
+
+
+def is_project_dir(path: Path) -> bool:
+    return path.is_dir() and any((path / m).is_file() for m in PROJECT_MARKERS)
+
+
+def default_project_dir(image_folder: str | os.PathLike[str]) -> Path:
+    """Predictable project location of an image folder (see the module docstring)."""
+    folder = Path(image_folder).expanduser().resolve()
+    digest = hashlib.sha1(str(folder).encode("utf-8")).hexdigest()[:8]
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in folder.name) or "images"
+    return projects_root() / f"{name}-{digest}"
+
+
+@dataclass
+class AppSettings:
+    """User preferences that outlive a project; inference options mirror ``inference.Predictor``."""
+
+    device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ...
+    precision: str = "fp32"  # "fp32" | "bf16" | "fp16"
+    mode: str = "whole"  # "whole" | "slide" (sliding window for large images)
+    crop: int = 1024  # sliding-window crop side (pixels)
+    stride: int = 768
+    # Images wider/taller than this are predicted with a sliding window even in "whole" mode, so an
+    # 8000 x 6000 photo does not allocate a 48 Mpx feature pyramid at once.
+    slide_above: int = 2048
+    prefetch: int = 2  # next images of the list pre-segmented ahead of time
+    autosave_delay_ms: int = 2000
+    overlay_opacity: float = 0.5
+    heatmap_opacity: float = 0.6
+    default_label_set: str = "cityscapes"
+
+    def validate(self) -> None:
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"precision {self.precision!r}; expected fp32, bf16 or fp16")
+        if self.mode not in ("whole", "slide"):
+            raise ValueError(f"inference mode {self.mode!r}; expected whole or slide")
+        if not (64 <= self.stride <= self.crop):
+            raise ValueError(f"stride {self.stride} with crop {self.crop}; expected 64 <= stride <= crop")
+        if not (0 <= self.prefetch <= 16):
+            raise ValueError(f"prefetch {self.prefetch}; expected 0..16")
+        if self.autosave_delay_ms < 0:
+            raise ValueError(f"autosave delay {self.autosave_delay_ms} ms; expected >= 0")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AppSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.json"
+
+
+def load_settings(path: Path | None = None) -> AppSettings:
+    p = path or settings_path()
+    if not p.is_file():
+        return AppSettings()
+    try:
+        return AppSettings.from_dict(json.loads(p.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("%s: unreadable settings (%s); using defaults", p, exc)
+        return AppSettings()
+
+
+def save_settings(settings: AppSettings, path: Path | None = None) -> None:
+    settings.validate()
+    atomic_write_bytes(path or settings_path(), json.dumps(settings.to_dict(), indent=2).encode("utf-8"))
+
+
+@dataclass
+class RecentProjects:
+    """Most recently opened project folders, newest first, persisted as JSON."""
+
+    path: Path = field(default_factory=lambda: config_dir() / "recent_projects.json")
+    entries: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> RecentProjects:
+        recent = cls() if path is None else cls(path=path)
+        try:
+            raw = json.loads(recent.path.read_text(encoding="utf-8")) if recent.path.is_file() else []
+            recent.entries = [Path(p) for p in raw if isinstance(p, str)]
+        except (OSError, ValueError) as exc:
+            log.warning("%s: unreadable recent-projects list (%s); starting empty", recent.path, exc)
+        return recent
+
+    def add(self, project_dir: Path) -> None:
+        p = Path(project_dir).resolve()
+        self.entries = [p] + [e for e in self.entries if e != p]
+        del self.entries[MAX_RECENT:]
+        self.save()
+
+    def existing(self) -> list[Path]:
+        """Entries whose folder still exists (a deleted project is hidden, not an error)."""
+        return [e for e in self.entries if e.is_dir()]
+
+    def clear(self) -> None:
+        self.entries = []
+        self.save()
+
+    def save(self) -> None:
+        atomic_write_bytes(self.path, json.dumps([str(e) for e in self.entries], indent=2).encode("utf-8"))
