@@ -1,0 +1,263 @@
+"""Small dialogs: inference settings, new project, keyboard shortcuts (F1), error message with details.
+
+They only read and return values; the controllers decide what to do with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.model.session import AppSettings
+
+BUILTIN_LABEL_SETS = ("cityscapes", "camvid", "voc")
+
+
+class SettingsDialog(QDialog):
+    """Device, precision, whole image vs sliding window, prefetch and autosave delay."""
+
+    def __init__(self, settings: AppSettings, devices: Iterable[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Inference and editing settings")
+        self.device = QComboBox()
+        for d in ["auto", *devices]:
+            self.device.addItem(d)
+        self.device.setCurrentText(settings.device)
+        self.device.setToolTip("auto = the first CUDA GPU when present, else the CPU")
+        self.precision = QComboBox()
+        self.precision.addItems(["fp32", "bf16", "fp16"])
+        self.precision.setCurrentText(settings.precision)
+        self.precision.setToolTip("bf16/fp16 autocast: faster on GPUs, slightly different probabilities")
+        self.mode = QComboBox()
+        self.mode.addItem("Whole image", "whole")
+        self.mode.addItem("Sliding window", "slide")
+        self.mode.setCurrentIndex(0 if settings.mode == "whole" else 1)
+        self.crop = _spin(128, 4096, settings.crop, "Sliding-window crop side in pixels")
+        self.stride = _spin(64, 4096, settings.stride, "Sliding-window stride in pixels (≤ crop)")
+        self.slide_above = _spin(256, 20000, settings.slide_above, "Larger images always slide")
+        self.prefetch = _spin(0, 16, settings.prefetch, "Next images of the list pre-segmented ahead of time")
+        self.autosave = _spin(0, 60000, settings.autosave_delay_ms, "Autosave this long after the last edit")
+        self.autosave.setSuffix(" ms")
+        form = QFormLayout()
+        form.addRow("Device", self.device)
+        form.addRow("Precision", self.precision)
+        form.addRow("Inference", self.mode)
+        form.addRow("Crop", self.crop)
+        form.addRow("Stride", self.stride)
+        form.addRow("Slide images larger than", self.slide_above)
+        form.addRow("Pre-segment ahead", self.prefetch)
+        form.addRow("Autosave delay", self.autosave)
+        buttons = _ok_cancel()
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self._base = settings
+        self.result_settings: AppSettings | None = None
+
+    def values(self) -> AppSettings:
+        data = self._base.to_dict()
+        data.update(
+            device=self.device.currentText(),
+            precision=self.precision.currentText(),
+            mode=self.mode.currentData(),
+            crop=self.crop.value(),
+            stride=self.stride.value(),
+            slide_above=self.slide_above.value(),
+            prefetch=self.prefetch.value(),
+            autosave_delay_ms=self.autosave.value(),
+        )
+        return AppSettings.from_dict(data)
+
+    def _accept(self) -> None:
+        try:
+            self.result_settings = self.values()
+        except ValueError as exc:
+            QMessageBox.warning(self, "Invalid settings", str(exc))
+            return
+        self.accept()
+
+
+def _ok_cancel() -> QDialogButtonBox:
+    sb = QDialogButtonBox.StandardButton
+    return QDialogButtonBox(sb.Ok | sb.Cancel)
+
+
+def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(lo, hi)
+    s.setValue(value)
+    s.setToolTip(tip)
+    return s
+
+
+class NewProjectDialog(QDialog):
+    """Image folder + label set (built-in name or a label-set JSON file)."""
+
+    def __init__(
+        self, folder: str = "", label_set: str = "cityscapes", parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New project from an image folder")
+        self.folder = QLineEdit(folder)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        self.label_set = QComboBox()
+        self.label_set.setEditable(True)
+        self.label_set.addItems(BUILTIN_LABEL_SETS)
+        self.label_set.setCurrentText(label_set)
+        self.label_set.setToolTip("A built-in label set, or the path of a label-set JSON file")
+        load = QPushButton("JSON…")
+        load.clicked.connect(self._browse_labels)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.label_set, 1)
+        row2.addWidget(load)
+        form = QFormLayout()
+        form.addRow("Image folder", row)
+        form.addRow("Label set", row2)
+        buttons = _ok_cancel()
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def values(self) -> tuple[Path, str]:
+        return Path(self.folder.text().strip()).expanduser(), self.label_set.currentText().strip()
+
+    def _browse(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Image folder", self.folder.text())
+        if d:
+            self.folder.setText(d)
+
+    def _browse_labels(self) -> None:
+        f, _ = QFileDialog.getOpenFileName(self, "Label-set JSON", "", "Label sets (*.json)")
+        if f:
+            self.label_set.setCurrentText(f)
+
+
+class ShortcutsDialog(QDialog):
+    """Every action with a shortcut, as a searchable table (F1)."""
+
+    def __init__(self, actions: Iterable[QAction], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        rows = []
+        for a in actions:
+            keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts()]
+            if keys and a.text():
+                rows.append((a.text().replace("&", ""), ", ".join(keys), a.toolTip()))
+        rows.sort(key=lambda r: r[0].lower())
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search…")
+        self.search.setClearButtonEnabled(True)
+        self.table = QTableWidget(len(rows), 2)
+        self.table.setHorizontalHeaderLabels(["Action", "Shortcut"])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for i, (name, keys, tip) in enumerate(rows):
+            item = QTableWidgetItem(name)
+            item.setToolTip(tip)
+            self.table.setItem(i, 0, item)
+            self.table.setItem(i, 1, QTableWidgetItem(keys))
+        self.search.textChanged.connect(self._filter)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.search)
+        layout.addWidget(self.table)
+        self.resize(460, 520)
+
+    def _filter(self, text: str) -> None:
+        t = text.lower()
+        for r in range(self.table.rowCount()):
+            hit = any(t in (self.table.item(r, c).text().lower()) for c in range(2))
+            self.table.setRowHidden(r, not hit)
+
+
+def show_error(parent: QWidget | None, message: str, details: str, log_path: str = "") -> None:
+    """A warning box with the one-line message; the traceback under "Show Details"."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("DANet Annotator")
+    box.setText(message)
+    if log_path:
+        box.setInformativeText(f"The full report is in the log file:\n{log_path}")
+    if details:
+        box.setDetailedText(details)
+    box.exec()
+
+
+class ExportDialog(QDialog):
+    """Export formats, destination folder and which images to include."""
+
+    def __init__(self, formats: Iterable[str], folder: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export labels")
+        self.format_boxes: dict[str, QCheckBox] = {}
+        fmt_col = QVBoxLayout()
+        for i, name in enumerate(formats):
+            box = QCheckBox(name)
+            box.setChecked(i == 0)
+            self.format_boxes[name] = box
+            fmt_col.addWidget(box)
+        self.folder = QLineEdit(folder)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        self.reviewed_only = QCheckBox("Only reviewed images")
+        self.reviewed_only.setChecked(True)
+        self.reviewed_only.setToolTip("Unchecked: every image that has a saved mask")
+        form = QFormLayout()
+        form.addRow("Formats", fmt_col)
+        form.addRow("Destination", row)
+        form.addRow("", self.reviewed_only)
+        buttons = _ok_cancel()
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def values(self) -> tuple[list[str], Path, bool]:
+        formats = [n for n, b in self.format_boxes.items() if b.isChecked()]
+        return formats, Path(self.folder.text().strip()).expanduser(), self.reviewed_only.isChecked()
+
+    def _browse(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Export destination", self.folder.text())
+        if d:
+            self.folder.setText(d)
+
+    def _accept(self) -> None:
+        formats, folder, _ = self.values()
+        if not formats:
+            QMessageBox.warning(self, "Export", "Choose at least one format.")
+        elif not str(folder) or str(folder) == ".":
+            QMessageBox.warning(self, "Export", "Choose a destination folder.")
+        else:
+            self.accept()

@@ -1,0 +1,273 @@
+"""Image list panel: every image of the project with its status, a status/name filter and lazy thumbnails.
+
+Why lazy: a project of thousands of images must open instantly, so the list never decodes an image
+itself. The model asks for thumbnails only of rows the view actually paints (``data(DecorationRole)`` is
+only called for visible rows), batches those requests with a zero-delay timer and emits
+``thumbnails_needed(list[int])``; whoever owns a worker (the session controller) decodes them off the GUI
+thread and calls :meth:`ImageListPanel.set_thumbnail`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QListView, QVBoxLayout, QWidget
+
+THUMB_SIZE = QSize(96, 72)
+STATUS_LABELS = {
+    "new": "New",
+    "presegmented": "Pre-segmented",
+    "in_progress": "In progress",
+    "reviewed": "Reviewed",
+}
+# Distinguishable in light and dark palettes, and for the common colour-vision deficiencies (blue/orange).
+STATUS_COLORS = {
+    "new": QColor(150, 150, 150),
+    "presegmented": QColor(66, 133, 244),
+    "in_progress": QColor(245, 159, 0),
+    "reviewed": QColor(52, 168, 83),
+}
+FILTERS = (
+    ("All images", None),
+    ("Not reviewed", {"new", "presegmented", "in_progress"}),
+    ("New", {"new"}),
+    ("Pre-segmented", {"presegmented"}),
+    ("In progress", {"in_progress"}),
+    ("Reviewed", {"reviewed"}),
+)
+_DISPLAY = Qt.ItemDataRole.DisplayRole
+IdRole = Qt.ItemDataRole.UserRole + 1
+StatusRole = Qt.ItemDataRole.UserRole + 2
+
+
+def _status(record: Any) -> str:
+    return str(getattr(record.status, "value", record.status))
+
+
+def _status_dot(color: QColor, size: int = 14) -> QPixmap:
+    pix = QPixmap(size, size)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(QColor(0, 0, 0, 120))
+    p.setBrush(color)
+    p.drawEllipse(1, 1, size - 2, size - 2)
+    p.end()
+    return pix
+
+
+class ImageListModel(QAbstractListModel):
+    """Rows are project image records (``id``, ``rel_path``, ``status``, ...)."""
+
+    thumbnails_needed = Signal(list)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._records: list[Any] = []
+        self._row_of: dict[int, int] = {}
+        self._thumbs: dict[int, QPixmap] = {}
+        self._requested: set[int] = set()
+        self._pending: list[int] = []
+        self._dots = {k: _status_dot(c) for k, c in STATUS_COLORS.items()}
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(0)
+        self._flush.timeout.connect(self._emit_requests)
+
+    def set_records(self, records: Sequence[Any]) -> None:
+        self.beginResetModel()
+        self._records = list(records)
+        self._row_of = {r.id: i for i, r in enumerate(self._records)}
+        self._thumbs = {k: v for k, v in self._thumbs.items() if k in self._row_of}
+        self._requested &= set(self._row_of)
+        self.endResetModel()
+
+    def update_record(self, record: Any) -> None:
+        row = self._row_of.get(record.id)
+        if row is None:
+            return
+        self._records[row] = record
+        idx = self.index(row)
+        self.dataChanged.emit(idx, idx)
+
+    def record(self, image_id: int) -> Any | None:
+        row = self._row_of.get(image_id)
+        return None if row is None else self._records[row]
+
+    def records(self) -> list[Any]:
+        return list(self._records)
+
+    def row_of(self, image_id: int) -> int | None:
+        return self._row_of.get(image_id)
+
+    def set_thumbnail(self, image_id: int, image: QImage) -> None:
+        row = self._row_of.get(image_id)
+        if row is None or image.isNull():
+            return
+        self._thumbs[image_id] = QPixmap.fromImage(image)
+        idx = self.index(row)
+        self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    def has_thumbnail(self, image_id: int) -> bool:
+        return image_id in self._thumbs
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._records)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
+        if not index.isValid():
+            return None
+        rec = self._records[index.row()]
+        status = _status(rec)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{rec.rel_path}\n{STATUS_LABELS.get(status, status)}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._decoration(rec.id, status)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tip = f"{rec.rel_path}\nstatus: {STATUS_LABELS.get(status, status)}"
+            if getattr(rec, "uncertainty", None) is not None:
+                tip += f"\nuncertainty: {rec.uncertainty:.3f}"
+            if getattr(rec, "missing", False):
+                tip += "\nthe image file is missing"
+            return tip
+        if role == IdRole:
+            return rec.id
+        if role == StatusRole:
+            return status
+        return None
+
+    def _decoration(self, image_id: int, status: str) -> QPixmap:
+        dot = self._dots.get(status, self._dots["new"])
+        thumb = self._thumbs.get(image_id)
+        if thumb is None:
+            if image_id not in self._requested:
+                self._requested.add(image_id)
+                self._pending.append(image_id)
+                self._flush.start()
+            canvas = QPixmap(THUMB_SIZE)
+            canvas.fill(Qt.GlobalColor.transparent)
+        else:
+            canvas = QPixmap(thumb)
+        p = QPainter(canvas)
+        p.drawPixmap(2, 2, dot)
+        p.end()
+        return canvas
+
+    def _emit_requests(self) -> None:
+        if self._pending:
+            ids, self._pending = self._pending, []
+            self.thumbnails_needed.emit(ids)
+
+
+class _StatusFilter(QSortFilterProxyModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.statuses: set[str] | None = None
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+    def set_statuses(self, statuses: set[str] | None) -> None:
+        self.statuses = statuses
+        self.invalidateFilter()
+
+    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
+        src = self.sourceModel()
+        idx = src.index(row, 0, parent)
+        if self.statuses is not None and src.data(idx, StatusRole) not in self.statuses:
+            return False
+        return super().filterAcceptsRow(row, parent)
+
+
+class ImageListPanel(QWidget):
+    """Filterable image list. Emits ``image_activated(id)`` when the user picks an image."""
+
+    image_activated = Signal(int)
+    thumbnails_needed = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = ImageListModel(self)
+        self.proxy = _StatusFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.filter_combo = QComboBox()
+        for label, _ in FILTERS:
+            self.filter_combo.addItem(label)
+        self.filter_combo.setToolTip("Show only images with this status")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Filter by name…")
+        self.search.setClearButtonEnabled(True)
+        self.view = QListView()
+        self.view.setModel(self.proxy)
+        self.view.setUniformItemSizes(True)  # only visible rows are queried: lazy thumbnails
+        self.view.setIconSize(THUMB_SIZE)
+        self.view.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
+        top = QHBoxLayout()
+        top.addWidget(self.filter_combo)
+        top.addWidget(self.search, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        self.filter_combo.currentIndexChanged.connect(self._filter_changed)
+        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.view.activated.connect(self._activated)
+        self.view.clicked.connect(self._activated)
+        self.model.thumbnails_needed.connect(self.thumbnails_needed)
+
+    # -- slots for the controller -----------------------------------------------------------------
+    def set_records(self, records: Iterable[Any]) -> None:
+        self.model.set_records(list(records))
+
+    def update_record(self, record: Any) -> None:
+        self.model.update_record(record)
+
+    def set_thumbnail(self, image_id: int, image: QImage) -> None:
+        self.model.set_thumbnail(image_id, image)
+
+    def set_status_filter(self, label: str) -> None:
+        labels = [f[0] for f in FILTERS]
+        self.filter_combo.setCurrentIndex(labels.index(label))
+
+    def set_current(self, image_id: int) -> None:
+        """Select ``image_id`` without emitting ``image_activated`` (the controller already opened it)."""
+        row = self.model.row_of(image_id)
+        if row is None:
+            return
+        proxy_idx = self.proxy.mapFromSource(self.model.index(row))
+        if proxy_idx.isValid():
+            self.view.setCurrentIndex(proxy_idx)
+            self.view.scrollTo(proxy_idx)
+
+    def visible_ids(self) -> list[int]:
+        """Ids in the filtered, displayed order."""
+        return [self.proxy.index(r, 0).data(IdRole) for r in range(self.proxy.rowCount())]
+
+    def next_id(self, after: int | None, *, step: int = 1) -> int | None:
+        """The image ``step`` rows after ``after`` in the displayed order (None at the end)."""
+        ids = self.visible_ids()
+        if not ids:
+            return None
+        if after not in ids:
+            return ids[0] if step > 0 else ids[-1]
+        pos = ids.index(after) + step
+        return ids[pos] if 0 <= pos < len(ids) else None
+
+    def _filter_changed(self, i: int) -> None:
+        self.proxy.set_statuses(FILTERS[i][1])
+
+    def _activated(self, proxy_idx: QModelIndex) -> None:
+        image_id = proxy_idx.data(IdRole)
+        if image_id is not None:
+            self.image_activated.emit(int(image_id))
