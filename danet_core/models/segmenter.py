@@ -1,0 +1,167 @@
+"""DANet and the dilated-FCN baseline, their keyword-only builders and the ``get_model`` registry.
+
+Both models take a normalised float tensor B x 3 x H x W and return a dict of logits, all bilinearly
+upsampled to H x W (torchvision's segmentation convention): DANet ``{"out", "pam", "cam"[, "aux"]}``,
+FCN ``{"out"[, "aux"]}``. ``model.config`` is the :class:`ModelConfig` that rebuilds the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from danet_core.models.attention import PAM
+from danet_core.models.backbone import BackboneWeightsError, DilatedResNet, load_imagenet_weights
+from danet_core.models.config import ModelConfig
+from danet_core.models.heads import DANetHead, FCNHead
+
+log = logging.getLogger(__name__)
+
+
+class Segmenter(nn.Module):
+    """Backbone + main head (+ optional FCN auxiliary head on layer3); shared by DANet and FCN."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.backbone = DilatedResNet(config.depth, stem=config.stem, multi_grid=config.multi_grid)
+        c3, c4 = self.backbone.channels
+        if config.name == "danet":
+            self.head: nn.Module = DANetHead(
+                c4, config.num_classes, pam_impl=config.pam_impl, dropout=config.dropout
+            )
+        else:
+            self.head = FCNHead(c4, c4 // 4, config.num_classes, dropout=config.dropout)
+        self.aux_head = (
+            FCNHead(c3, config.aux_channels, config.num_classes, dropout=config.dropout)
+            if config.aux
+            else None
+        )
+
+    def set_pam_impl(self, impl: str) -> None:
+        """Switch the PAM between "efficient" and "naive" (same weights, same result)."""
+        self.config = replace(self.config, pam_impl=impl)
+        for m in self.modules():
+            if isinstance(m, PAM):
+                m.impl = impl
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        size = x.shape[-2:]
+        c3, c4 = self.backbone(x)
+        head_out = self.head(c4)
+        outputs = head_out if isinstance(head_out, dict) else {"out": head_out}
+        if self.aux_head is not None:
+            outputs["aux"] = self.aux_head(c3)
+        align = self.config.align_corners
+        return {
+            k: F.interpolate(v, size=size, mode="bilinear", align_corners=align) for k, v in outputs.items()
+        }
+
+
+def build_model(config: ModelConfig | dict[str, Any]) -> Segmenter:
+    """Rebuild a (randomly initialised) model from its config; checkpoints then load the weights."""
+    if isinstance(config, dict):
+        config = ModelConfig.from_dict(config)
+    return Segmenter(config)
+
+
+def _build(
+    name: str,
+    *,
+    depth: int,
+    num_classes: int,
+    pretrained_backbone: bool | str,
+    allow_random_fallback: bool,
+    **options: Any,
+) -> Segmenter:
+    model = build_model(ModelConfig(name=name, depth=depth, num_classes=num_classes, **options))
+    if pretrained_backbone:
+        weights = pretrained_backbone if isinstance(pretrained_backbone, str) else "IMAGENET1K_V1"
+        try:
+            load_imagenet_weights(model.backbone, depth, weights)
+        except BackboneWeightsError as exc:
+            if not allow_random_fallback:
+                raise
+            log.warning("%s; continuing with a randomly initialised backbone", exc)
+    return model
+
+
+def danet_resnet(
+    *,
+    depth: int = 50,
+    num_classes: int = 19,
+    stem: str = "torchvision",
+    multi_grid: Sequence[int] | None = None,
+    aux: bool = False,
+    align_corners: bool = True,
+    pam_impl: str = "efficient",
+    pretrained_backbone: bool | str = False,
+    allow_random_fallback: bool = False,
+    **options: Any,
+) -> Segmenter:
+    """DANet on a dilated ResNet-``depth``.
+
+    ``pretrained_backbone``: False, True (torchvision IMAGENET1K_V1) or a weight-enum name such as
+    "IMAGENET1K_V2". When the weights cannot be obtained a :class:`BackboneWeightsError` says what to do,
+    unless ``allow_random_fallback`` (then a warning is logged and the backbone stays random).
+    Remaining ``options`` are :class:`ModelConfig` fields (``aux_channels``, ``dropout``).
+    """
+    return _build(
+        "danet",
+        depth=depth,
+        num_classes=num_classes,
+        stem=stem,
+        multi_grid=multi_grid,
+        aux=aux,
+        align_corners=align_corners,
+        pam_impl=pam_impl,
+        pretrained_backbone=pretrained_backbone,
+        allow_random_fallback=allow_random_fallback,
+        **options,
+    )
+
+
+def fcn_resnet(
+    *,
+    depth: int = 50,
+    num_classes: int = 19,
+    stem: str = "torchvision",
+    multi_grid: Sequence[int] | None = None,
+    aux: bool = False,
+    align_corners: bool = True,
+    pretrained_backbone: bool | str = False,
+    allow_random_fallback: bool = False,
+    **options: Any,
+) -> Segmenter:
+    """The dilated-FCN baseline: same backbone as DANet, head 3x3 conv-BN-ReLU to Cin/4, dropout, 1x1."""
+    options.pop("pam_impl", None)  # accepted so callers can switch model names with the same kwargs
+    return _build(
+        "fcn",
+        depth=depth,
+        num_classes=num_classes,
+        stem=stem,
+        multi_grid=multi_grid,
+        aux=aux,
+        align_corners=align_corners,
+        pretrained_backbone=pretrained_backbone,
+        allow_random_fallback=allow_random_fallback,
+        **options,
+    )
+
+
+MODELS: dict[str, Callable[..., Segmenter]] = {"danet": danet_resnet, "fcn": fcn_resnet}
+
+
+def get_model(name: str, **cfg: Any) -> Segmenter:
+    """``get_model("danet" | "fcn", depth=..., num_classes=..., ...)``: see :func:`danet_resnet`."""
+    try:
+        builder = MODELS[name]
+    except KeyError as exc:
+        raise ValueError(f"model {name!r}; expected one of {sorted(MODELS)}") from exc
+    return builder(**cfg)
