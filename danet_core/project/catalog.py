@@ -1,0 +1,109 @@
+"""The SQLite catalog of a project: schema, connection settings and transactions.
+
+Why these settings: WAL lets the app read while a worker (or a second process, e.g. the training
+dataset reader) writes; ``synchronous=FULL`` makes every committed transaction durable, so a project
+reopened after a crash or kill matches the files on disk; a 30 s busy timeout serialises writers of
+two processes instead of failing.
+
+Threads: one connection per :class:`Catalog`, opened with ``check_same_thread=False`` and guarded by
+an ``RLock`` — every statement runs under the lock, so the GUI thread and a worker thread can share a
+``Project``. Transactions are explicit (``BEGIN IMMEDIATE``), autocommit otherwise.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+CATALOG_NAME = "project.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    rel_path TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL DEFAULT 'new',
+    width INTEGER,
+    height INTEGER,
+    file_size INTEGER,
+    mtime_ns INTEGER,
+    model_version INTEGER,
+    pixels_changed INTEGER,
+    seconds_spent REAL,
+    uncertainty REAL,
+    has_mask INTEGER NOT NULL DEFAULT 0,
+    has_prediction INTEGER NOT NULL DEFAULT 0,
+    missing INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT
+);
+CREATE INDEX IF NOT EXISTS images_status ON images(status);
+CREATE TABLE IF NOT EXISTS model_versions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file TEXT NOT NULL,
+    created TEXT NOT NULL,
+    parent INTEGER,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    source TEXT NOT NULL DEFAULT ''
+);
+"""
+
+IMAGE_COLUMNS = (
+    "id, rel_path, status, width, height, model_version, pixels_changed, seconds_spent, uncertainty, "
+    "has_mask, has_prediction, missing"
+)
+
+
+class Catalog:
+    """A locked sqlite3 connection to ``<project>/project.sqlite``."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        if not create and not path.is_file():
+            raise FileNotFoundError(path)
+        self._conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"{path}: cannot switch the catalog to WAL mode (got {mode})")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        if create:
+            with self.transaction() as conn:
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        conn.execute(stmt)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception), under the lock."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
