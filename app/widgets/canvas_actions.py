@@ -1,0 +1,102 @@
+"""QActions for the canvas (tools, brush size, overlay toggles, undo/redo, zoom), for menus and toolbars.
+
+The main window composes these into its menus; :func:`build_canvas_actions` also adds them to a widget
+so that the shortcuts work even before they are in a menu. Keys: brush B, eraser E, polygon P, fill F,
+eyedropper I, replace R, attention A, pan H; [ and ] brush size; O overlay, Shift+O outline;
+Ctrl+Z / Ctrl+Shift+Z undo/redo; Ctrl++ / Ctrl+- zoom, Ctrl+0 fit, Ctrl+1 actual size; Shift+A accepts
+the prediction as the mask.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+from app.widgets.canvas import CanvasView
+
+TOOL_ACTIONS: tuple[tuple[str, str, str, str], ...] = (
+    # name, label, key, tooltip
+    ("brush", "&Brush", "B", "Paint the current class with a round brush"),
+    ("eraser", "&Eraser", "E", "Make pixels unlabeled"),
+    ("polygon", "&Polygon fill", "P", "Click vertices; double click or Enter fills; Esc cancels"),
+    ("fill", "&Fill region", "F", "Fill the connected area of one class under the click"),
+    ("eyedropper", "Pick class (&eyedropper)", "I", "Take the class under the click"),
+    ("replace", "&Replace class in region", "R", "Drag a rectangle (or click a polygon): class A becomes B"),
+    ("attention", "&Attention", "A", "Click a pixel to show where the model attends from it"),
+    ("pan", "Pa&n", "H", "Drag to move the view (also: middle button, or Space + drag)"),
+)
+
+
+def _action(parent: QWidget, text: str, keys: list[QKeySequence] | QKeySequence | str, tip: str) -> QAction:
+    action = QAction(text, parent)
+    seqs = keys if isinstance(keys, list) else [QKeySequence(keys)]
+    action.setShortcuts(seqs)
+    action.setToolTip(f"{tip} ({seqs[0].toString(QKeySequence.SequenceFormat.NativeText)})")
+    parent.addAction(action)
+    return action
+
+
+def build_canvas_actions(canvas: CanvasView, parent: QWidget) -> dict[str, QAction]:
+    """Create the canvas actions (parented to and added to ``parent``), keyed by name.
+
+    Names: the tool names of :data:`TOOL_ACTIONS` (checkable, exclusive), ``brush_smaller``,
+    ``brush_larger``, ``toggle_overlay``, ``outline``, ``undo``, ``redo``, ``zoom_in``, ``zoom_out``,
+    ``fit``, ``actual_size``, ``accept_prediction``.
+    """
+    actions: dict[str, QAction] = {}
+    group = QActionGroup(parent)
+    group.setExclusive(True)
+    for name, text, key, tip in TOOL_ACTIONS:
+        a = _action(parent, text, key, tip)
+        a.setCheckable(True)
+        a.setChecked(canvas.tool() == name)
+        a.triggered.connect(lambda _=False, n=name: canvas.set_tool(n))
+        group.addAction(a)
+        actions[name] = a
+    canvas.tool_changed.connect(lambda n: actions[n].setChecked(True))
+
+    actions["brush_smaller"] = _action(parent, "Smaller brush", "[", "Decrease the brush size")
+    actions["brush_smaller"].triggered.connect(lambda: canvas.grow_brush(-1))
+    actions["brush_larger"] = _action(parent, "Larger brush", "]", "Increase the brush size")
+    actions["brush_larger"].triggered.connect(lambda: canvas.grow_brush(1))
+
+    overlay = _action(parent, "Show class &overlay", "O", "Show or hide the class mask")
+    overlay.setCheckable(True)
+    overlay.setChecked(canvas.overlay_visible())
+    overlay.toggled.connect(canvas.set_overlay_visible)
+    actions["toggle_overlay"] = overlay
+    outline = _action(parent, "Outline only", "Shift+O", "Draw only the class boundaries")
+    outline.setCheckable(True)
+    outline.setChecked(canvas.outline_mode())
+    outline.toggled.connect(canvas.set_outline_mode)
+    actions["outline"] = outline
+
+    undo = canvas.undo_stack.createUndoAction(parent, "&Undo")
+    undo.setShortcuts(QKeySequence.StandardKey.Undo)
+    redo = canvas.undo_stack.createRedoAction(parent, "&Redo")
+    redo_keys = list(QKeySequence.keyBindings(QKeySequence.StandardKey.Redo))
+    if QKeySequence("Ctrl+Shift+Z") not in redo_keys:
+        redo_keys.append(QKeySequence("Ctrl+Shift+Z"))
+    redo.setShortcuts(redo_keys)
+    parent.addActions([undo, redo])
+    actions["undo"], actions["redo"] = undo, redo
+
+    actions["zoom_in"] = _action(
+        parent, "Zoom &in", [QKeySequence(QKeySequence.StandardKey.ZoomIn)], "Zoom in"
+    )
+    actions["zoom_in"].triggered.connect(lambda: canvas.zoom_by(1.25))
+    actions["zoom_out"] = _action(
+        parent, "Zoom &out", [QKeySequence(QKeySequence.StandardKey.ZoomOut)], "Zoom out"
+    )
+    actions["zoom_out"].triggered.connect(lambda: canvas.zoom_by(0.8))
+    actions["fit"] = _action(parent, "&Fit to window", "Ctrl+0", "Show the whole image")
+    actions["fit"].triggered.connect(canvas.fit_to_window)
+    actions["actual_size"] = _action(parent, "Actual size", "Ctrl+1", "One image pixel per screen pixel")
+    actions["actual_size"].triggered.connect(lambda: canvas.set_zoom(1.0))
+
+    accept = _action(parent, "&Accept prediction as mask", "Shift+A", "Start from the model's prediction")
+    accept.triggered.connect(
+        lambda: canvas.accept_prediction() if canvas.document and canvas.document.has_prediction else None
+    )
+    actions["accept_prediction"] = accept
+    return actions
