@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -94,10 +93,6 @@ def checkpoints(run_dir: Path) -> tuple[Path | None, Path | None]:
 _ERROR_LINE = re.compile(r"^danet: error: (.+)$", re.MULTILINE)
 
 
-def _is_nan(value: object) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
-
-
 def classify_end(
     run_dir: Path,
     *,
@@ -112,7 +107,7 @@ def classify_end(
     ``exit_code`` None or ``crashed`` True: the process died by a signal (killed, OOM killer, segfault).
     """
     last, best = checkpoints(run_dir)
-    iters = max((int(r.get("iter", r.get("iteration", 0)) or 0) for r in records), default=0)
+    iters = max((int(r.get("iter", 0) or 0) for r in records), default=0)
     end = next((r for r in reversed(records) if r.get("type") == "end"), {})
     kept = (
         f" The last checkpoint ({last}) is kept; Resume continues from it."
@@ -132,34 +127,35 @@ def classify_end(
             f"The training process was killed after {iters} iterations (out of memory? try a smaller "
             f"crop or batch).{untouched}{kept}",
         )
+    status, reason = str(end.get("status", "")), str(end.get("reason", ""))
+    if status == "cancelled" or (stop_requested and exit_code != 0 and status != "failed"):
+        if last is None:
+            return outcome("failed", f"Training was cancelled before its first checkpoint.{untouched}")
+        return outcome("stopped", f"Training stopped (cancelled) after {iters} iterations.{kept}")
     error = _ERROR_LINE.findall(stderr_tail)
-    text = (error[-1] if error else "") or str(end.get("message", "")) or stderr_tail.strip()[-400:]
+    text = str(end.get("message", "")) or (error[-1] if error else "") or stderr_tail.strip()[-400:]
     low = (text + " " + stderr_tail).lower()
-    if exit_code != 0:
-        if "nan" in low.split() or "non-finite" in low or "not finite" in low or "nan loss" in low:
-            return outcome(
-                "failed",
-                f"Training stopped: the loss became NaN/inf after {iters} iterations (try a lower learning "
-                f"rate).{untouched}{kept}",
-            )
-        if "no space left" in low or "errno 28" in low or "disk full" in low:
-            return outcome(
-                "failed",
-                f"Training stopped: the disk is full (run folder {run_dir}). Free some space and "
-                f"resume.{untouched}{kept}",
-            )
+    if reason.startswith("non_finite") or "non-finite" in low or "nan loss" in low or "loss is nan" in low:
+        return outcome(
+            "failed",
+            f"Training stopped: the loss became NaN/inf after {iters} iterations (try a lower learning "
+            f"rate or fp32).{untouched}{kept}",
+        )
+    if "no space left" in low or "errno 28" in low or "disk full" in low:
+        return outcome(
+            "failed",
+            f"Training stopped: the disk is full (run folder {run_dir}). Free some space and "
+            f"resume.{untouched}{kept}",
+        )
+    if exit_code != 0 or status == "failed":
         return outcome(
             "failed",
             f"Training failed (exit status {exit_code}): {text or 'no message'}.{untouched}{kept}",
         )
-    if end.get("status") in ("nan", "diverged") or _is_nan(end.get("loss")):
-        return outcome("failed", f"Training stopped: the loss became NaN/inf.{untouched}{kept}")
     if last is None and best is None:
         return outcome("failed", f"Training ended without writing a checkpoint.{untouched}")
-    reason = str(end.get("reason", end.get("status", "")))
-    if stop_requested or reason in ("stopped", "stop", "cancelled", "time", "max_time"):
-        why = "cancelled" if stop_requested else "time budget reached"
-        return outcome("stopped", f"Training stopped ({why}) after {iters} iterations.")
+    if reason == "max_time":
+        return outcome("completed", f"Training reached its time budget after {iters} iterations.")
     return outcome("completed", f"Training finished after {iters} iterations.")
 
 

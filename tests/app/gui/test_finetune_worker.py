@@ -26,8 +26,8 @@ CHILD = textwrap.dedent(
     log = open(run / "metrics.jsonl", "a")
     for it in range(1, iters + 1):
         if (run / "STOP").exists():
-            log.write(json.dumps({"type": "end", "iter": it - 1, "reason": "stopped"}) + "\\n"); log.flush()
-            sys.exit(0)
+            log.write(json.dumps({"type": "end", "status": "cancelled", "reason": "stop_file"}) + "\\n")
+            log.flush(); sys.exit(1)
         if mode == "nan" and it == 3:
             print("danet: error: loss is NaN at iteration 3", file=sys.stderr); sys.exit(1)
         log.write(json.dumps({"type": "train", "iter": it, "loss": 1.0 / it, "max_iters": iters}) + "\\n")
@@ -35,7 +35,7 @@ CHILD = textwrap.dedent(
         (run / "checkpoints" / "last.pt").write_bytes(b"ckpt")
         time.sleep(0.05 if mode != "slow" else 0.2)
     log.write(json.dumps({"type": "val", "iter": iters, "miou": 0.5}) + "\\n")
-    log.write(json.dumps({"type": "end", "iter": iters}) + "\\n")
+    log.write(json.dumps({"type": "end", "status": "completed", "reason": "max_iters"}) + "\\n")
     """
 )
 

@@ -85,8 +85,40 @@ def test_completed_and_stopped(tmp_path: Path) -> None:
         stop_requested=False,
     )
     assert done.status == "completed" and done.checkpoint == run / "checkpoints" / "last.pt"
-    stopped = classify_end(run, exit_code=0, crashed=False, stderr_tail="", records=[], stop_requested=True)
-    assert stopped.status == "stopped" and "cancelled" in stopped.message
+    stopped = classify_end(
+        run,
+        exit_code=1,
+        crashed=False,
+        stderr_tail="Traceback ...\nCancelled: training stopped",
+        records=[{"type": "end", "status": "cancelled", "reason": "stop_file", "iter": 4}],
+        stop_requested=True,
+    )
+    assert stopped.status == "stopped" and "cancelled" in stopped.message and stopped.can_resume
+    engine_nan = classify_end(
+        run,
+        exit_code=1,
+        crashed=False,
+        stderr_tail="",
+        records=[
+            {
+                "type": "end",
+                "status": "failed",
+                "reason": "non_finite_loss",
+                "message": "loss became non-finite",
+            }
+        ],
+        stop_requested=False,
+    )
+    assert "NaN/inf" in engine_nan.message
+    budget = classify_end(
+        run,
+        exit_code=0,
+        crashed=False,
+        stderr_tail="",
+        records=[{"type": "end", "status": "completed", "reason": "max_time", "iter": 9}],
+        stop_requested=False,
+    )
+    assert budget.status == "completed" and "time budget" in budget.message
     killed_after_stop = classify_end(
         run, exit_code=None, crashed=True, stderr_tail="", records=[], stop_requested=True
     )
