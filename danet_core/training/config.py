@@ -1,0 +1,225 @@
+"""The training configuration: one dataclass, loadable from YAML/JSON, overridable from the command line.
+
+Why a flat dataclass: the resolved config is written to ``config.json`` in the run directory and stored in
+every checkpoint, so a run can be reproduced or resumed from that one file; the desktop app writes the same
+JSON for its fine-tune child process (``danet train --config run.json``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATASETS = ("cityscapes", "folder", "project")
+PRECISIONS = ("fp32", "bf16", "fp16")
+EVAL_MODES = ("whole", "slide", "multiscale")
+
+
+class ConfigError(ValueError):
+    """A configuration value or file that cannot be used (names the key or the file)."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; defaults follow the DANet paper where it is explicit.
+
+    Sizes are ``(height, width)``. ``max_iters`` counts optimiser steps (one batch on every process);
+    when ``epochs`` is set it wins and ``max_iters = epochs * batches_per_epoch``.
+    """
+
+    # --- data ---
+    dataset: str = "folder"
+    data_root: str = ""
+    train_split: str = "train"
+    val_split: str | None = "val"
+    # a built-in label-set name (cityscapes, camvid, voc) or the path of a label-set JSON file
+    label_set: str = "camvid"
+    # mask values that mean "void" in a folder dataset (CamVid: 11), mapped to ignore (255)
+    void_ids: list[int] = field(default_factory=list)
+    # folder dataset: masks of <root>/<split> are in <root>/<split><mask_dir_suffix> (CamVid: trainannot)
+    mask_dir_suffix: str = "annot"
+    # project dataset: deterministic held-out share of the reviewed images
+    val_fraction: float = 0.2
+    # use only the first N images (sorted by name); None = all
+    train_limit: int | None = None
+    val_limit: int | None = None
+    # --- augmentation (train preset) ---
+    base_scale: float = 1.0  # fixed resize of every image before augmentation (0.5 = half resolution)
+    scale_range: tuple[float, float] = (0.5, 2.0)
+    crop_size: tuple[int, int] = (512, 512)
+    hflip: bool = True
+    color_jitter: float = 0.25  # brightness/contrast/saturation strength; 0 disables
+    # --- model ---
+    model: str = "danet"
+    model_options: dict[str, Any] = field(default_factory=lambda: {"depth": 50})
+    init_checkpoint: str | None = None
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    # --- optimisation ---
+    batch_size: int = 8
+    max_iters: int = 1000
+    epochs: int | None = None
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    poly_power: float = 0.9
+    head_lr_mult: float = 1.0  # 10.0 = the paper's "head at 10x the backbone learning rate"
+    warmup_iters: int = 0
+    warmup_ratio: float = 0.1  # warm-up starts at lr * warmup_ratio
+    loss_weights: dict[str, float] = field(
+        default_factory=lambda: {"out": 1.0, "pam": 1.0, "cam": 1.0, "aux": 0.4}
+    )
+    class_weights: list[float] | None = None
+    precision: str = "fp32"
+    channels_last: bool = False
+    grad_clip: float | None = None
+    sync_bn: bool = False
+    # --- evaluation ---
+    val_interval: int = 500  # iterations between validations; 0 = only at the end
+    eval_mode: str = "whole"
+    eval_scales: tuple[float, ...] = (1.0,)
+    eval_flip: bool = False
+    eval_crop: tuple[int, int] | None = None
+    eval_stride: tuple[int, int] | None = None
+    # --- run ---
+    run_dir: str | None = None  # None: runs/<model>-<dataset>-<timestamp>
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    num_workers: int = 2
+    log_interval: int = 10
+    ckpt_interval: int = 0  # extra "last" checkpoints every N iterations (always at val and at the end)
+    max_time_s: float | None = None
+    resume: str | None = None
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> TrainConfig:
+        """Raise :class:`ConfigError` naming the first bad value; returns self for chaining."""
+        _check(self.dataset in DATASETS, "dataset", self.dataset, f"one of {DATASETS}")
+        _check(self.precision in PRECISIONS, "precision", self.precision, f"one of {PRECISIONS}")
+        _check(self.eval_mode in EVAL_MODES, "eval_mode", self.eval_mode, f"one of {EVAL_MODES}")
+        _check(bool(self.data_root), "data_root", self.data_root, "a dataset folder")
+        _check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
+        _check(self.max_iters >= 1 or bool(self.epochs), "max_iters", self.max_iters, ">= 1")
+        _check(self.epochs is None or self.epochs >= 1, "epochs", self.epochs, ">= 1 or null")
+        _check(self.lr > 0, "lr", self.lr, "> 0")
+        _check(0.0 <= self.val_fraction < 1.0, "val_fraction", self.val_fraction, "in [0, 1)")
+        _check(
+            len(self.crop_size) == 2 and min(self.crop_size) >= 8, "crop_size", self.crop_size, "(h, w) >= 8"
+        )
+        lo, hi = self.scale_range
+        _check(0 < lo <= hi, "scale_range", self.scale_range, "(min, max) with 0 < min <= max")
+        _check(self.base_scale > 0, "base_scale", self.base_scale, "> 0")
+        unknown = set(self.loss_weights) - {"out", "pam", "cam", "aux"}
+        _check(not unknown, "loss_weights", sorted(unknown), "keys among out, pam, cam, aux")
+        _check(self.grad_clip is None or self.grad_clip > 0, "grad_clip", self.grad_clip, "> 0 or null")
+        _check(self.warmup_iters >= 0, "warmup_iters", self.warmup_iters, ">= 0")
+        _check(self.threads is None or self.threads >= 1, "threads", self.threads, ">= 1 or null")
+        _check(self.num_workers >= 0, "num_workers", self.num_workers, ">= 0")
+        _check(self.log_interval >= 1, "log_interval", self.log_interval, ">= 1")
+        return self
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> TrainConfig:
+        """Build from a dict, refusing unknown keys (a typo must not be silently ignored)."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            key = unknown[0]
+            hint = difflib.get_close_matches(key, names, n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ConfigError(f"{source}: unknown key {key!r}{extra}")
+        cfg = cls()
+        for key, value in data.items():
+            setattr(cfg, key, _coerce(names[key], value, source))
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TrainConfig:
+        """Read a ``.yaml``/``.yml``/``.json`` file (a mapping of TrainConfig keys)."""
+        return cls.from_dict(read_config_file(path), source=str(path))
+
+    def with_overrides(self, overrides: dict[str, Any], *, source: str = "command line") -> TrainConfig:
+        """A copy with ``overrides`` applied (``None`` values are skipped: the option was not given)."""
+        merged = self.to_dict()
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            if key == "model_options" and isinstance(value, dict):
+                merged["model_options"] = {**merged.get("model_options", {}), **value}
+            else:
+                merged[key] = value
+        return TrainConfig.from_dict(merged, source=source)
+
+    def save_json(self, path: str | os.PathLike[str]) -> None:
+        from danet_core.io import atomic_write_bytes
+
+        atomic_write_bytes(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file ({exc.strerror or exc})") from exc
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(
+            f"{p}: not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'} ({exc})"
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping of config keys, got {type(data).__name__}")
+    return data
+
+
+def parse_set_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` from ``--set``; VALUE is parsed as YAML (numbers, lists, null, true)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: cannot parse the value ({exc})") from exc
+    return key.strip(), value
+
+
+def _check(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"config value {key}={value!r}: expected {expected}")
+
+
+def _coerce(f: dataclasses.Field, value: Any, source: str) -> Any:
+    """Turn JSON/YAML values into the field's shape (lists -> tuples for sizes)."""
+    if value is None:
+        return None
+    default = f.default if f.default is not dataclasses.MISSING else None
+    typ = str(f.type)
+    if typ.startswith("tuple") and isinstance(value, list | tuple):
+        return tuple(value)
+    if typ.startswith("tuple") and isinstance(value, int | float):
+        # a single number for a size means a square (crop_size: 512)
+        return (value, value) if "..." not in typ else (value,)
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise ConfigError(f"{source}: {f.name}={value!r}: expected true or false")
+    if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
+        if value != int(value):
+            raise ConfigError(f"{source}: {f.name}={value!r}: expected an integer")
+        return int(value)
+    return value

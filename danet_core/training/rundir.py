@@ -1,0 +1,119 @@
+"""The run directory: resolved config, JSON-lines metrics log, checkpoints, and the STOP file.
+
+Layout (documented for the app, which tails the log; see docs/training.md)::
+
+    <run_dir>/config.json            the resolved TrainConfig (what --resume re-reads)
+    <run_dir>/metrics.jsonl          one JSON object per line, "type": "train" | "val" | "end"
+    <run_dir>/checkpoints/last.pt    the latest state (model + optimiser/scheduler/scaler/RNG)
+    <run_dir>/checkpoints/best.pt    the best validation mIoU so far
+    <run_dir>/STOP                   created by anyone who wants the run to stop at the next iteration
+
+Only rank 0 writes here. Log lines are appended and flushed one at a time so a reader never sees half a
+record except, at worst, a trailing partial line it must skip until the newline arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from danet_core.io import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "config.json"
+STOP_FILE = "STOP"
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+class RunDir:
+    """Paths and writers of one run directory (create with ``writer=True`` on rank 0 only)."""
+
+    def __init__(self, path: str | Path, *, writer: bool = True) -> None:
+        self.path = Path(path)
+        self.writer = writer
+        if writer:
+            self.checkpoints.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last(self) -> Path:
+        return self.checkpoints / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.checkpoints / "best.pt"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def stop_path(self) -> Path:
+        return self.path / STOP_FILE
+
+    def stop_requested(self) -> bool:
+        return self.stop_path.exists()
+
+    def clear_stop(self) -> None:
+        """A STOP left by a previous, cancelled run must not stop the resumed one immediately."""
+        if self.writer and self.stop_path.exists():
+            self.stop_path.unlink()
+            log.info("removed the STOP file of the previous run in %s", self.path)
+
+    def write_config(self, data: dict[str, Any]) -> None:
+        if self.writer:
+            atomic_write_bytes(self.path / CONFIG_FILE, (json.dumps(data, indent=2) + "\n").encode())
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one record (``type`` first, ``time`` = Unix seconds added)."""
+        if not self.writer:
+            return
+        rec = {"type": record["type"], **{k: v for k, v in record.items() if k != "type"}}
+        rec.setdefault("time", round(time.time(), 3))
+        line = json.dumps(_json_safe(rec), allow_nan=False)
+        with open(self.metrics_path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+
+    def truncate_after(self, iteration: int) -> None:
+        """On resume: drop records logged after the checkpoint (they will be produced again) and any
+        "end" record, so the log reads as one uninterrupted run."""
+        if not self.writer or not self.metrics_path.exists():
+            return
+        kept = []
+        for rec in read_metrics(self.metrics_path):
+            if rec.get("type") == "end" or int(rec.get("iter", 0)) > iteration:
+                continue
+            kept.append(json.dumps(rec))
+        atomic_write_bytes(self.metrics_path, ("\n".join(kept) + "\n" if kept else "").encode())
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """All complete records of a metrics.jsonl (a trailing partial line is skipped)."""
+    records = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.endswith("\n"):
+                break
+            line = line.strip()
+            if line:
+                records.append(json.loads(line))
+    return records
