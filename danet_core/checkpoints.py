@@ -1,0 +1,342 @@
+"""Native checkpoints (self-describing, atomic, weights_only) and import of official / mmseg DANet files.
+
+A native checkpoint is a ``torch.save`` dict::
+
+    {"format": "danet-annotator-checkpoint", "format_version": 1, "config": ModelConfig.to_dict(),
+     "classes": [{"name", "color": [r, g, b], "train_id"}, ...]  # model output order
+     "mean": [3 floats], "std": [3 floats],  # normalisation of RGB scaled to 0..1
+     "state_dict": {...}, "train_state": {...} | None, "extra": {...}, "created": ISO time}
+
+It is always read with ``torch.load(weights_only=True)``: a checkpoint can never run code. numpy arrays
+and scalars (found in mmseg checkpoints' metadata) are allowed as data.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import logging
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from danet_core.io import atomic_write_bytes
+from danet_core.models import ModelConfig, build_model, convert
+
+log = logging.getLogger(__name__)
+
+FORMAT = "danet-annotator-checkpoint"
+FORMAT_VERSION = 1
+SOURCES = ("auto", "native", "official", "mmseg")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is missing, truncated, unsafe, foreign or does not fit the architecture."""
+
+
+@dataclass
+class ModelMeta:
+    """What a loaded model carries as ``model.meta``: how to rebuild it, name its outputs, feed it."""
+
+    config: ModelConfig
+    classes: list[dict[str, Any]]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    source: str = "native"
+    path: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_classes(classes: list[dict[str, Any]], num_classes: int) -> list[dict[str, Any]]:
+    if len(classes) != num_classes:
+        raise ValueError(f"{len(classes)} classes given for a model with {num_classes} outputs")
+    out = []
+    for i, c in enumerate(classes):
+        try:
+            color = [int(v) for v in c["color"]]
+            item = {"name": str(c["name"]), "color": color, "train_id": int(c.get("train_id", i))}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"class {i} {c!r}: expected {{'name', 'color': [r, g, b], 'train_id'}}") from exc
+        if len(color) != 3 or not all(0 <= v <= 255 for v in color):
+            raise ValueError(f"class {i} ({item['name']}) colour {color}; expected three values 0..255")
+        out.append(item)
+    return out
+
+
+def _check_norm(values: Any, what: str) -> list[float]:
+    vals = [float(v) for v in values]
+    if len(vals) != 3:
+        raise ValueError(f"{what} {vals}; expected 3 values (R, G, B) for RGB scaled to 0..1")
+    if what == "std" and min(vals) <= 0:
+        raise ValueError(f"std {vals}; expected positive values")
+    return vals
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    *,
+    classes: list[dict[str, Any]],
+    mean: Any,
+    std: Any,
+    train_state: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Atomically write a native checkpoint of ``model`` (which must have ``model.config``).
+
+    ``mean``/``std``: normalisation of RGB in 0..1 (ImageNet: 0.485, 0.456, 0.406 / 0.229, 0.224, 0.225).
+    ``train_state``: optimizer/scheduler state dicts, epoch, ... (tensors, numbers, strings, lists, dicts).
+    """
+    config: ModelConfig = model.config
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": config.to_dict(),
+        "classes": _check_classes(list(classes), config.num_classes),
+        "mean": _check_norm(mean, "mean"),
+        "std": _check_norm(std, "std"),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "train_state": train_state,
+        "extra": dict(extra or {}),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read any checkpoint file safely (weights_only); raise CheckpointError naming the file otherwise."""
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p}: no such checkpoint file")
+    try:
+        with torch.serialization.safe_globals(_numpy_globals()):
+            data = torch.load(p, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{p}: refused to load: the file contains Python objects that could run code ({first}); "
+            "expected a checkpoint of tensors and plain data (re-save it with torch.save(state_dict))"
+        ) from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(
+            f"{p}: cannot read as a PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:200]}); "
+            "the file is truncated or not a checkpoint"
+        ) from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{p}: holds a {type(data).__name__}; expected a dict checkpoint")
+    return data
+
+
+def _numpy_globals() -> list[Any]:
+    items: list[Any] = [np.ndarray, np.dtype]
+    for mod_name in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            mod = __import__(mod_name, fromlist=["_reconstruct", "scalar"])
+            items += [mod._reconstruct, mod.scalar]
+            break
+        except (ImportError, AttributeError):
+            continue
+    items += [type(np.dtype(t)) for t in ("f4", "f8", "i4", "i8", "u1", "bool")]
+    return items
+
+
+def detect_source(data: dict[str, Any]) -> str:
+    """ "native", "official" or "mmseg" from a loaded checkpoint dict; CheckpointError-free ValueError."""
+    if data.get("format") == FORMAT:
+        return "native"
+    state = _state_dict_of(data)
+    keys = list(state)
+    if any(k.startswith("head.sa.") for k in keys) or any(k.startswith("pretrained.") for k in keys):
+        return "official"
+    if any(k.startswith("decode_head.") for k in keys):
+        return "mmseg"
+    sample = ", ".join(keys[:5])
+    raise ValueError(f"unrecognised layout (keys like {sample}); expected a native, official or mmseg DANet")
+
+
+def _state_dict_of(data: dict[str, Any]) -> dict[str, torch.Tensor]:
+    state = data.get("state_dict", data.get("model", data))
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError("no state_dict of tensors; expected a model checkpoint")
+    # DataParallel / DDP saves prefix every key with "module."
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return state
+
+
+def _summarise(keys: list[str], n: int = 5) -> str:
+    more = f" (+{len(keys) - n} more)" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def _load_weights(model: nn.Module, state: dict[str, torch.Tensor], path: Path, layout: str) -> None:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in own]
+    wrong = [
+        f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
+        for k, v in state.items()
+        if k in own and v.shape != own[k].shape
+    ]
+    if missing or unexpected or wrong:
+        parts = [
+            f"missing {len(missing)}: {_summarise(missing)}" if missing else "",
+            f"unexpected {len(unexpected)}: {_summarise(unexpected)}" if unexpected else "",
+            f"wrong shape {len(wrong)}: {_summarise(wrong, 3)}" if wrong else "",
+        ]
+        raise CheckpointError(
+            f"{path}: weights do not fit a {layout} DANet ({'; '.join(p for p in parts if p)})"
+        )
+    model.load_state_dict(state, strict=False)
+
+
+def _default_classes(data: dict[str, Any], num_classes: int) -> list[dict[str, Any]]:
+    """Class names for imported weights: mmseg metadata, else Cityscapes for 19 outputs, else generic."""
+    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    ds = meta.get("dataset_meta") if isinstance(meta.get("dataset_meta"), dict) else meta
+    names, palette = ds.get("classes", ds.get("CLASSES")), ds.get("palette", ds.get("PALETTE"))
+    if names is not None and len(names) == num_classes:
+        colors = (
+            [list(map(int, c)) for c in palette]
+            if palette is not None and len(palette) == num_classes
+            else None
+        )
+        from danet_core.labels import voc_palette
+
+        colors = colors or voc_palette()[:num_classes].tolist()
+        return [{"name": str(n), "color": colors[i], "train_id": i} for i, n in enumerate(names)]
+    from danet_core.labels import get_label_set, voc_palette
+
+    if num_classes == 19:
+        log.info("imported checkpoint has 19 outputs: naming them as the Cityscapes train classes")
+        return [
+            {"name": c.name, "color": list(c.color), "train_id": c.train_id}
+            for c in get_label_set("cityscapes").train_classes()
+        ]
+    log.warning("imported checkpoint names no classes: calling its %d outputs class_0..", num_classes)
+    colors = voc_palette()
+    return [
+        {"name": f"class_{i}", "color": colors[i % 256].tolist(), "train_id": i} for i in range(num_classes)
+    ]
+
+
+def _native_model(
+    data: dict[str, Any], path: Path, arch_options: dict[str, Any]
+) -> tuple[nn.Module, ModelMeta]:
+    if data.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path}: not a native checkpoint (no format field {FORMAT!r}); "
+            "use source='official' or 'mmseg' for imported layouts"
+        )
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r}; this program reads <= {FORMAT_VERSION}"
+        )
+    unknown = sorted(set(arch_options) - {"pam_impl"})
+    if unknown:
+        raise ValueError(
+            f"options {unknown} cannot change a native checkpoint's architecture; only pam_impl can"
+        )
+    try:
+        config = ModelConfig.from_dict({**data["config"], **arch_options})
+        meta = ModelMeta(
+            config,
+            _check_classes(data["classes"], config.num_classes),
+            tuple(_check_norm(data["mean"], "mean")),
+            tuple(_check_norm(data["std"], "std")),
+            "native",
+            str(path),
+            dict(data.get("extra") or {}),
+        )
+        state = _state_dict_of(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: damaged native checkpoint ({type(exc).__name__}: {exc})") from exc
+    model = build_model(config)
+    _load_weights(model, state, path, "native")
+    return model, meta
+
+
+def _imported_model(
+    data: dict[str, Any],
+    path: Path,
+    source: str,
+    arch_options: dict[str, Any],
+    classes: list[dict[str, Any]] | None,
+) -> tuple[nn.Module, ModelMeta]:
+    try:
+        state = _state_dict_of(data)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
+    if source == "official":
+        renamed, unmatched = convert.rename_keys(state, convert.OFFICIAL_RULES, convert.OFFICIAL_IGNORED)
+    else:
+        renamed, unmatched = convert.rename_keys(state, convert.MMSEG_RULES)
+    if unmatched:
+        raise CheckpointError(
+            f"{path}: {len(unmatched)} keys unknown to the {source} DANet layout: {_summarise(unmatched)}"
+        )
+    try:
+        arch = convert.infer_architecture(renamed)
+        config = ModelConfig(**{**convert.LAYOUT_DEFAULTS[source], **arch, **arch_options})
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a {source} DANet checkpoint ({exc})") from exc
+    model = build_model(config)
+    _load_weights(model, renamed, path, source)
+    classes = (
+        _check_classes(classes, config.num_classes) if classes else _default_classes(data, config.num_classes)
+    )
+    extra = {"imported_from": str(path), "source": source}
+    meta = ModelMeta(config, classes, convert.IMAGENET_MEAN, convert.IMAGENET_STD, source, str(path), extra)
+    return model, meta
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    source: str = "auto",
+    device: str | torch.device = "cpu",
+    classes: list[dict[str, Any]] | None = None,
+    **arch_options: Any,
+) -> nn.Module:
+    """Load a native, official or mmseg DANet checkpoint as an eval-mode model with ``model.meta``.
+
+    ``source="auto"`` recognises the layout from the keys. ``arch_options`` are :class:`ModelConfig`
+    fields the weights cannot reveal, for imported layouts: official defaults ``multi_grid=(4, 8, 16)``,
+    ``align_corners=True`` (the released DANet101); mmseg defaults ``multi_grid=None``,
+    ``align_corners=False``. Depth, stem, class count and aux head are inferred from the weights. For a
+    native checkpoint only ``pam_impl`` may be given. ``classes`` names an imported model's outputs
+    (default: the checkpoint's mmseg metadata, Cityscapes for 19 outputs, else class_0..).
+    """
+    if source not in SOURCES:
+        raise ValueError(f"checkpoint source {source!r}; expected one of {SOURCES}")
+    p = Path(path)
+    data = load_checkpoint(p)
+    if source == "auto":
+        try:
+            source = detect_source(data)
+        except ValueError as exc:
+            raise CheckpointError(f"{p}: {exc}") from exc
+    if source == "native":
+        model, meta = _native_model(data, p, arch_options)
+    else:
+        model, meta = _imported_model(data, p, source, arch_options, classes)
+    model.meta = meta
+    log.info(
+        "loaded %s checkpoint %s (%s R%d, %d classes)",
+        source,
+        p,
+        meta.config.name,
+        meta.config.depth,
+        meta.config.num_classes,
+    )
+    return model.to(device).eval()
