@@ -114,7 +114,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def encode_png(array: np.ndarray, *, palette: np.ndarray | None = None, compress_level: int = 1) -> bytes:
     """PNG bytes of a uint8 (H x W or H x W x 3) or uint16 (H x W) array; optional 256x3 palette."""
     if array.dtype == np.uint16:
-        img = Image.fromarray(array.astype(np.uint16), mode="I;16")
+        # Pillow >= 11 infers "I;16" from a native uint16 array (the mode= argument is refused)
+        img = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint16))
     elif array.dtype == np.uint8:
         img = Image.fromarray(array)
     else:

@@ -1,0 +1,345 @@
+"""Cityscapes export, laid out and encoded exactly as cityscapesScripts expects.
+
+For each exported image ``<city>_<seq>_<frame>``::
+
+    leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png
+    gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_labelIds.png       8-bit label ids
+                                                   _gtFine_labelTrainIds.png  labelIds through the table
+                                                   _gtFine_color.png          RGBA, table colours
+                                                   _gtFine_instanceIds.png    16-bit: id*1000+k / id
+                                                   _gtFine_polygons.json      painter's order
+    mapping.csv                                    source image -> split, Cityscapes name
+
+Decisions (docs/formats.md): labelTrainIds are derived from labelIds through the table (never
+re-rasterised); one instance per 4-connected region of an instance class (the project has no
+instance layer), numbered k = 0, 1, ... per class in the order the regions are found; unlabeled
+pixels (255) are written as id 0 ``unlabeled``; images whose name is not ``<city>_<6 digits>_<6
+digits>[_leftImg8bit]`` get a generated name (city = the folder name without underscores, or the
+``city`` option; seq 000000; frame counting up), recorded in ``mapping.csv``. Label sets other than
+Cityscapes need a mapping class name -> Cityscapes label (``CAMVID_TO_CITYSCAPES`` is built in);
+without one the export is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from danet_core.formats.common import (
+    BatchReport,
+    FormatError,
+    check_plain_name,
+    export_records,
+    prepare_export_folder,
+    run_items,
+    safe_output_path,
+    write_bytes,
+    write_png,
+)
+from danet_core.formats.polygons import mask_to_regions
+from danet_core.io import encode_png, load_image
+from danet_core.jobs import ProgressFn, StopFn
+from danet_core.labels import CITYSCAPES_LABELS, LabelSet
+from danet_core.project import ImageRecord, ImageStatus, Project
+
+ID_TO_LABEL = {lab.id: lab for lab in CITYSCAPES_LABELS if lab.id >= 0}
+NAME_TO_LABEL = {lab.name: lab for lab in CITYSCAPES_LABELS}
+NAME_RE = re.compile(r"^(?P<city>[A-Za-z0-9-]+)_(?P<seq>\d{6})_(?P<frame>\d{6})(?:_leftImg8bit)?$")
+
+# CamVid (SegNet 11 classes) -> Cityscapes. Bicyclist is a person on a bicycle: mapped to rider, the
+# Cityscapes class of the person (the bicycle itself is not separated in CamVid).
+CAMVID_TO_CITYSCAPES: dict[str, str] = {
+    "Sky": "sky",
+    "Building": "building",
+    "Pole": "pole",
+    "Road": "road",
+    "Pavement": "sidewalk",
+    "Tree": "vegetation",
+    "SignSymbol": "traffic sign",
+    "Fence": "fence",
+    "Car": "car",
+    "Pedestrian": "person",
+    "Bicyclist": "rider",
+}
+BUILTIN_MAPPINGS = {"camvid": CAMVID_TO_CITYSCAPES}
+
+
+def _table_lut(field: str) -> np.ndarray:
+    lut = np.zeros((256,) if field != "color" else (256, 3), dtype=np.uint8)
+    if field == "train_id":
+        lut[:] = 255
+    for lab in ID_TO_LABEL.values():
+        lut[lab.id] = getattr(lab, field)
+    return lut
+
+
+TRAIN_ID_LUT = _table_lut("train_id")  # label id -> train id (255 ignored)
+COLOR_LUT = _table_lut("color")  # label id -> RGB
+HAS_INSTANCES = np.array([ID_TO_LABEL.get(i, NAME_TO_LABEL["unlabeled"]).has_instances for i in range(256)])
+
+
+def is_cityscapes_set(label_set: LabelSet) -> bool:
+    """True when every class is a Cityscapes label with its official id as export id."""
+    return all(c.name in NAME_TO_LABEL and NAME_TO_LABEL[c.name].id == c.export_id for c in label_set.classes)
+
+
+def load_mapping(spec: str | os.PathLike[str] | dict[str, str | int]) -> dict[str, str | int]:
+    """A built-in mapping name (``camvid``), a JSON file ``{class: Cityscapes name or id}``, or a dict."""
+    if isinstance(spec, dict):
+        return spec
+    if str(spec) in BUILTIN_MAPPINGS:
+        return BUILTIN_MAPPINGS[str(spec)]
+    path = Path(spec)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FormatError(
+            f"{path}: mapping file not found; expected JSON or one of {list(BUILTIN_MAPPINGS)}"
+        ) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: malformed mapping JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise FormatError(f"{path}: expected a JSON object {{class name: Cityscapes label}}")
+    return data
+
+
+def cityscapes_id_lut(label_set: LabelSet, mapping: dict[str, str | int] | None = None) -> np.ndarray:
+    """uint8[256]: project mask index -> Cityscapes label id (unlabeled -> 0).
+
+    Refuses (FormatError) a non-Cityscapes set without mapping, unmapped classes, unknown targets.
+    """
+    if mapping is None:
+        if not is_cityscapes_set(label_set):
+            raise FormatError(
+                f"label set {label_set.name!r} is not the Cityscapes set; pass a mapping from its class "
+                f"names to Cityscapes labels (built in: {', '.join(BUILTIN_MAPPINGS)})"
+            )
+        mapping = {c.name: c.export_id for c in label_set.classes}
+    lut = np.zeros(256, dtype=np.uint8)
+    missing = [c.name for c in label_set.classes if c.name not in mapping]
+    if missing:
+        raise FormatError(f"mapping to Cityscapes has no entry for classes {missing}")
+    for c in label_set.classes:
+        target = mapping[c.name]
+        if isinstance(target, str):
+            if target not in NAME_TO_LABEL or NAME_TO_LABEL[target].id < 0:
+                raise FormatError(f"mapping: class {c.name!r} -> {target!r} is not a Cityscapes label name")
+            lut[c.index] = NAME_TO_LABEL[target].id
+        elif isinstance(target, int) and not isinstance(target, bool) and target in ID_TO_LABEL:
+            lut[c.index] = target
+        else:
+            raise FormatError(f"mapping: class {c.name!r} -> {target!r} is not a Cityscapes label id (0..33)")
+    return lut
+
+
+# -- names and splits ------------------------------------------------------------------------------
+def parse_cityscapes_name(rel_path: str) -> tuple[str, str, str] | None:
+    """(city, seq, frame) when the file name follows the Cityscapes pattern, else None."""
+    m = NAME_RE.match(Path(rel_path).stem)
+    return (m["city"], m["seq"], m["frame"]) if m else None
+
+
+def _city_from_folder(rel_path: str) -> str:
+    parent = Path(rel_path).parent.name
+    city = re.sub(r"[^a-z0-9]", "", parent.lower())
+    return city or "danet"
+
+
+def split_for(rel_path: str, split: str | dict[str, float]) -> str:
+    """``"auto"`` (a train/val/test folder in the path, else train), a fixed name, or fractions
+    ``{"train": 0.8, "val": 0.2}`` assigned by a stable hash of the relative path."""
+    if isinstance(split, dict):
+        total = sum(split.values())
+        if total <= 0 or any(v < 0 for v in split.values()):
+            raise FormatError(f"split fractions {split}: expected non-negative values with a positive sum")
+        u = int(hashlib.sha1(rel_path.encode("utf-8")).hexdigest()[:8], 16) / 0x1_0000_0000
+        acc = 0.0
+        for name, frac in split.items():
+            acc += frac / total
+            if u < acc:
+                return check_plain_name(name, "split")
+        return check_plain_name(list(split)[-1], "split")
+    if split == "auto":
+        parts = rel_path.split("/")[:-1]
+        return next((p for p in parts if p in ("train", "val", "test")), "train")
+    return check_plain_name(split, "split")
+
+
+@dataclass(frozen=True)
+class PlannedName:
+    record: ImageRecord
+    split: str
+    city: str
+    stem: str  # <city>_<seq>_<frame>
+
+
+def plan_names(
+    records: Iterable[ImageRecord], split: str | dict[str, float], city: str | None
+) -> list[PlannedName]:
+    """Cityscapes names for every record: kept when they follow the pattern, generated otherwise."""
+    if city is not None and not re.fullmatch(r"[A-Za-z0-9-]+", city):
+        raise FormatError(f"city {city!r}: expected letters, digits or '-' (no underscores or separators)")
+    records = list(records)
+    used: set[tuple[str, str]] = set()
+    planned: dict[int, PlannedName] = {}
+    for r in records:
+        parsed = parse_cityscapes_name(r.rel_path)
+        sp = split_for(r.rel_path, split)
+        if parsed and (sp, "_".join(parsed)) not in used:
+            used.add((sp, "_".join(parsed)))
+            planned[r.id] = PlannedName(r, sp, parsed[0], "_".join(parsed))
+    counters: dict[str, int] = {}
+    for r in records:
+        if r.id in planned:
+            continue
+        sp = split_for(r.rel_path, split)
+        c = city or _city_from_folder(r.rel_path)
+        while True:
+            frame = counters.get(c, 0)
+            counters[c] = frame + 1
+            stem = f"{c}_000000_{frame:06d}"
+            if (sp, stem) not in used:
+                break
+        used.add((sp, stem))
+        planned[r.id] = PlannedName(r, sp, c, stem)
+    return [planned[r.id] for r in records]
+
+
+# -- encodings -------------------------------------------------------------------------------------
+def instance_ids(label_ids: np.ndarray) -> np.ndarray:
+    """uint16 H x W: id*1000+k for each 4-connected region of an instance class, the plain id elsewhere."""
+    out = label_ids.astype(np.uint16)
+    for value in np.flatnonzero(np.bincount(label_ids.ravel(), minlength=256)):
+        if not HAS_INSTANCES[value]:
+            continue
+        n, comp = cv2.connectedComponents((label_ids == value).astype(np.uint8), connectivity=4)
+        sel = comp > 0
+        out[sel] = value * 1000 + (comp[sel] - 1)
+    return out
+
+
+def polygons_json(label_ids: np.ndarray) -> dict:
+    """cityscapesScripts' annotation JSON of a label-id image, objects in painter's order."""
+    h, w = label_ids.shape
+    objects = [
+        {"label": ID_TO_LABEL[r.value].name, "polygon": [[x, y] for x, y in r.points]}
+        for r in mask_to_regions(label_ids, background=0)
+    ]
+    return {"imgHeight": int(h), "imgWidth": int(w), "objects": objects}
+
+
+def color_image(label_ids: np.ndarray) -> np.ndarray:
+    """RGBA uint8 H x W x 4 (json2labelImg's ``color`` encoding is RGBA, alpha 255)."""
+    rgb = COLOR_LUT[label_ids]
+    return np.concatenate([rgb, np.full(label_ids.shape + (1,), 255, np.uint8)], axis=2)
+
+
+def left_image_bytes(path: Path, expected: tuple[int, int]) -> bytes:
+    """The image as an 8-bit RGB PNG: copied as is when it already is one (no EXIF rotation)."""
+    if path.suffix.lower() == ".png":
+        try:
+            with Image.open(path) as img:
+                plain = img.mode == "RGB" and img.getexif().get(0x0112, 1) == 1 and img.size == expected
+        except OSError:
+            plain = False
+        if plain:
+            return path.read_bytes()
+    rgb = load_image(path)
+    if (rgb.shape[1], rgb.shape[0]) != expected:
+        raise FormatError(
+            f"{path}: image is {rgb.shape[1]}x{rgb.shape[0]}; the mask is {expected[0]}x{expected[1]}"
+        )
+    return encode_png(rgb)
+
+
+def _export_one(project: Project, plan: PlannedName, lut: np.ndarray, out: Path, report: BatchReport) -> bool:
+    rec = plan.record
+    mask = project.load_mask(rec.id)
+    if mask is None:
+        return False
+    ids = lut[mask]
+    h, w = ids.shape
+    left = left_image_bytes(project.image_path(rec.id), (w, h))
+    gt = f"gtFine/{plan.split}/{plan.city}/{plan.stem}_gtFine_"
+    targets = {
+        "left": safe_output_path(out, f"leftImg8bit/{plan.split}/{plan.city}/{plan.stem}_leftImg8bit.png"),
+        "labelIds": safe_output_path(out, gt + "labelIds.png"),
+        "labelTrainIds": safe_output_path(out, gt + "labelTrainIds.png"),
+        "color": safe_output_path(out, gt + "color.png"),
+        "instanceIds": safe_output_path(out, gt + "instanceIds.png"),
+        "polygons": safe_output_path(out, gt + "polygons.json"),
+    }
+    write_bytes(report, targets["left"], left)
+    write_png(report, targets["labelIds"], ids)
+    write_png(report, targets["labelTrainIds"], TRAIN_ID_LUT[ids])
+    write_png(report, targets["color"], color_image(ids))
+    write_png(report, targets["instanceIds"], instance_ids(ids))
+    write_bytes(
+        report, targets["polygons"], (json.dumps(polygons_json(ids), indent=1) + "\n").encode("utf-8")
+    )
+    return True
+
+
+def export_cityscapes(
+    project: Project,
+    out_dir: str | os.PathLike[str],
+    *,
+    split: str | dict[str, float] = "auto",
+    city: str | None = None,
+    mapping: dict[str, str | int] | str | None = None,
+    statuses: Iterable[ImageStatus | str] | None = (ImageStatus.REVIEWED,),
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> BatchReport:
+    """Export the masks of ``statuses`` (default: reviewed images) as a Cityscapes dataset in ``out_dir``."""
+    lut = cityscapes_id_lut(project.label_set, load_mapping(mapping) if mapping is not None else None)
+    plans = plan_names(export_records(project, statuses), split, city)
+    out = prepare_export_folder(out_dir)
+    report = BatchReport()
+    exported: list[PlannedName] = []
+
+    def handle(plan: PlannedName) -> bool:
+        ok = _export_one(project, plan, lut, out, report)
+        if ok:
+            exported.append(plan)
+        return ok
+
+    try:
+        run_items(
+            plans,
+            len(plans),
+            handle,
+            lambda p: p.record.rel_path,
+            report,
+            progress=progress,
+            should_stop=should_stop,
+        )
+    finally:
+        _write_mapping(out, exported, report)
+    report.details["mapping_file"] = str(out / "mapping.csv")
+    return report
+
+
+def _write_mapping(out: Path, exported: list[PlannedName], report: BatchReport) -> None:
+    if not exported:
+        return
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["source", "split", "city", "cityscapes_name"])
+    for p in exported:
+        writer.writerow([p.record.rel_path, p.split, p.city, p.stem])
+    try:
+        write_bytes(report, out / "mapping.csv", buf.getvalue().encode("utf-8"))
+    except OSError as exc:
+        report.errors.append(f"{out / 'mapping.csv'}: cannot write the name mapping ({exc})")

@@ -1,0 +1,133 @@
+"""Import Cityscapes ground truth (``*_gtFine_labelIds.png``, or ``*_gtFine_polygons.json`` when that is
+all there is) into a project whose label set is Cityscapes.
+
+Files are matched to project images by their Cityscapes key ``<city>_<seq>_<frame>`` (the image file
+name without ``_leftImg8bit``). labelIds are taken as they are (project masks store label ids);
+polygons are rasterised exactly as cityscapesScripts' json2labelImg does (PIL fill in list order,
+``...group`` labels as their class, negative ids such as ``license plate`` skipped, deleted objects
+skipped). Images that already have a mask are skipped unless ``overwrite`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from danet_core.formats.cityscapes import NAME_TO_LABEL, is_cityscapes_set
+from danet_core.formats.common import BatchReport, FormatError, run_items
+from danet_core.formats.polygons import draw_polygons
+from danet_core.io import load_mask_png
+from danet_core.jobs import ProgressFn, StopFn
+from danet_core.project import ImageRecord, ImageStatus, Project
+
+GT_RE = re.compile(r"^(?P<key>.+?)_(?:gtFine|gtCoarse)_(?P<kind>labelIds\.png|polygons\.json)$")
+
+
+def find_ground_truth(gt_root: Path) -> dict[str, Path]:
+    """key -> the labelIds PNG, or the polygons JSON when no labelIds exists for that key."""
+    found: dict[str, Path] = {}
+    for dirpath, _dirs, files in os.walk(gt_root):
+        for name in sorted(files):
+            m = GT_RE.match(name)
+            if not m:
+                continue
+            key = m["key"]
+            if m["kind"] == "labelIds.png" or key not in found:
+                found[key] = Path(dirpath) / name
+    return dict(sorted(found.items()))
+
+
+def read_polygons(path: Path) -> np.ndarray:
+    """Rasterise a Cityscapes polygons JSON to label ids (json2labelImg semantics)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: malformed polygons JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise FormatError(f"{path}: expected a JSON object with imgHeight, imgWidth and objects")
+    h, w, objects = data.get("imgHeight"), data.get("imgWidth"), data.get("objects")
+    if not (isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 and isinstance(objects, list)):
+        raise FormatError(f"{path}: expected positive integer imgHeight/imgWidth and an objects list")
+    polygons = []
+    for n, obj in enumerate(objects):
+        if not isinstance(obj, dict) or not isinstance(obj.get("label"), str):
+            raise FormatError(f"{path}: object #{n} has no label")
+        if obj.get("deleted"):
+            continue
+        label = obj["label"]
+        if label not in NAME_TO_LABEL and label.endswith("group"):
+            label = label[: -len("group")]
+        if label not in NAME_TO_LABEL:
+            raise FormatError(f"{path}: object #{n} has unknown Cityscapes label {obj['label']!r}")
+        if NAME_TO_LABEL[label].id < 0:
+            continue
+        points = obj.get("polygon")
+        try:
+            pts = [(float(p[0]), float(p[1])) for p in points]
+        except (TypeError, ValueError, IndexError) as exc:
+            raise FormatError(f"{path}: object #{n} ({label}) has a malformed polygon") from exc
+        polygons.append((NAME_TO_LABEL[label].id, pts))
+    return draw_polygons(polygons, h, w, background=0)
+
+
+def read_label_ids(path: Path) -> np.ndarray:
+    ids = load_mask_png(path)
+    bad = sorted(set(np.unique(ids).tolist()) - set(range(34)))
+    if bad:
+        raise FormatError(f"{path}: values {bad[:10]} are not Cityscapes label ids (0..33)")
+    return ids
+
+
+def _image_key(rec: ImageRecord) -> str:
+    stem = Path(rec.rel_path).stem
+    return stem[: -len("_leftImg8bit")] if stem.endswith("_leftImg8bit") else stem
+
+
+def import_cityscapes(
+    project: Project,
+    gt_root: str | os.PathLike[str],
+    *,
+    status: ImageStatus | str = ImageStatus.REVIEWED,
+    overwrite: bool = False,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> BatchReport:
+    """Import every ground-truth file under ``gt_root`` whose key names a project image."""
+    root = Path(gt_root)
+    if not root.is_dir():
+        raise FormatError(f"{root}: not a folder; expected a Cityscapes gtFine folder")
+    if not is_cityscapes_set(project.label_set):
+        raise FormatError(
+            f"project label set {project.label_set.name!r} is not Cityscapes; cannot import labelIds"
+        )
+    by_key: dict[str, ImageRecord] = {}
+    for rec in project.images():
+        by_key.setdefault(_image_key(rec), rec)
+    files = find_ground_truth(root)
+    report = BatchReport()
+
+    def handle(item: tuple[str, Path]) -> bool:
+        key, path = item
+        rec = by_key.get(key)
+        if rec is None:
+            raise FormatError(f"{path}: no project image named {key}_leftImg8bit (or {key})")
+        if rec.has_mask and not overwrite:
+            report.details.setdefault("kept_existing", []).append(rec.rel_path)
+            return False
+        ids = read_label_ids(path) if path.name.endswith(".png") else read_polygons(path)
+        project.save_mask(rec.id, ids, status=status)  # label ids are the Cityscapes mask indices
+        return True
+
+    return run_items(
+        list(files.items()),
+        len(files),
+        handle,
+        lambda it: str(it[1]),
+        report,
+        progress=progress,
+        should_stop=should_stop,
+    )

@@ -1,0 +1,158 @@
+"""What every exporter and importer shares: batch reports, safe output paths, folder checks.
+
+Policy for bad input (the same for all formats): one clear error per item naming the file and what
+was expected; the batch goes on with the next item and ends with a summary (:class:`BatchReport`).
+Two things stop a batch at once, because every following item would fail the same way: an export
+folder that cannot be written, and a full disk (``ENOSPC``). Files are written atomically
+(danet_core.io), so an interrupted export never leaves a torn file, and nothing is ever written
+outside the chosen export folder (names with ``..``, separators or absolute paths are refused).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from danet_core.io import atomic_save_png, atomic_write_bytes
+from danet_core.jobs import ProgressFn, StopFn, check_stop
+from danet_core.project import ImageRecord, ImageStatus, Project
+
+logger = logging.getLogger(__name__)
+
+MAX_NAME_BYTES = 255  # one path component on ext4/NTFS/APFS
+
+
+class FormatError(ValueError):
+    """An input or output problem of one item (or of the whole batch when raised before it starts)."""
+
+
+class ExportFolderError(OSError):
+    """The export folder cannot be created or written (not writable, not a folder, disk full)."""
+
+
+@dataclass
+class BatchReport:
+    """Outcome of an import or export batch."""
+
+    done: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        text = f"{self.done} done, {self.skipped} skipped, {len(self.errors)} failed"
+        if self.errors:
+            shown = "\n  ".join(self.errors[:20])
+            more = f"\n  ... and {len(self.errors) - 20} more" if len(self.errors) > 20 else ""
+            text += f":\n  {shown}{more}"
+        return text
+
+
+def safe_output_path(out_dir: Path, relative: str) -> Path:
+    """``out_dir / relative`` after refusing anything that could leave ``out_dir``.
+
+    ``relative`` uses ``/`` as separator; absolute paths, ``..``, backslashes, NUL, empty components
+    and components longer than 255 bytes are refused with :class:`FormatError`.
+    """
+    if not relative or relative.startswith("/") or "\\" in relative or "\x00" in relative:
+        raise FormatError(f"output name {relative!r}: expected a relative name without '\\' or NUL")
+    parts = relative.split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise FormatError(f"output name {relative!r}: '..', '.' and empty components are not allowed")
+        if len(os.fsencode(part)) > MAX_NAME_BYTES:
+            raise FormatError(f"output name {part[:40]!r}...: longer than {MAX_NAME_BYTES} bytes")
+    target = out_dir.joinpath(*parts)
+    root = os.path.realpath(out_dir)
+    if os.path.commonpath([root, os.path.realpath(target)]) != root:
+        raise FormatError(f"output name {relative!r} resolves outside the export folder {out_dir}")
+    return target
+
+
+def check_plain_name(name: str, what: str) -> str:
+    """A single file/folder name chosen by the user (city, split): no separators, no ``..``."""
+    if not name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+        raise FormatError(f"{what} {name!r}: expected a plain name without '/', '\\' or '..'")
+    return name
+
+
+def prepare_export_folder(out_dir: str | os.PathLike[str]) -> Path:
+    """Create the folder and prove it is writable (a probe file), before any item is processed."""
+    out = Path(out_dir).expanduser().absolute()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".danet-write-test.", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ExportFolderError(
+            exc.errno, f"export folder {out} is not writable ({exc.strerror or exc}); choose another folder"
+        ) from exc
+    return out
+
+
+def write_bytes(report: BatchReport, path: Path, data: bytes) -> None:
+    atomic_write_bytes(path, data)
+    report.written.append(path)
+
+
+def write_png(report: BatchReport, path: Path, array: np.ndarray, **kwargs: Any) -> None:
+    atomic_save_png(path, array, **kwargs)
+    report.written.append(path)
+
+
+def run_items(
+    items: Iterable[Any],
+    total: int,
+    handle: Callable[[Any], bool],
+    describe: Callable[[Any], str],
+    report: BatchReport,
+    *,
+    progress: ProgressFn | None,
+    should_stop: StopFn | None,
+) -> BatchReport:
+    """Call ``handle(item)`` for each item (True = done, False = skipped); per-item errors are
+    recorded and the batch goes on; a full disk or an unwritable folder ends it."""
+    for n, item in enumerate(items):
+        check_stop(should_stop)
+        name = describe(item)
+        try:
+            if handle(item):
+                report.done += 1
+            else:
+                report.skipped += 1
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+                report.errors.append(f"{name}: {exc}")
+                stop = ExportFolderError(
+                    exc.errno,
+                    f"stopped after {report.done} items: {exc.strerror or exc} ({exc.filename or name})",
+                )
+                stop.report = report  # type: ignore[attr-defined]  # what was done before the stop
+                raise stop from exc
+            report.errors.append(f"{name}: {exc}")
+        except ValueError as exc:  # FormatError, ImageReadError, ProjectError, LabelSetError
+            report.errors.append(f"{name}: {exc}" if name not in str(exc) else str(exc))
+        if progress is not None:
+            progress(n + 1, total, name)
+    for line in report.errors:
+        logger.warning("%s", line)
+    return report
+
+
+def export_records(project: Project, statuses: Iterable[ImageStatus | str] | None) -> list[ImageRecord]:
+    """Images with a saved mask and one of ``statuses`` (None: any status)."""
+    return [r for r in project.images(status=statuses) if r.has_mask]
