@@ -225,7 +225,10 @@ def flood_region(mask: np.ndarray, x: int, y: int, *, connectivity: int = 4) -> 
 
 
 def crop_to_change(y0: int, x0: int, before: np.ndarray, after: np.ndarray) -> MaskEdit | None:
-    """A :class:`MaskEdit` cropped to the bounding box of the pixels that differ; None if none do."""
+    """A :class:`MaskEdit` cropped to the bounding box of the pixels that differ; None if none do.
+
+    Both payloads are copies: ``before`` is usually a view of the live mask, which the edit overwrites.
+    """
     diff = before != after
     rows = np.flatnonzero(diff.any(axis=1))
     if rows.size == 0:
@@ -235,8 +238,8 @@ def crop_to_change(y0: int, x0: int, before: np.ndarray, after: np.ndarray) -> M
     return MaskEdit(
         int(y0 + ya),
         int(x0 + xa),
-        np.ascontiguousarray(before[ya:yb, xa:xb]),
-        np.ascontiguousarray(after[ya:yb, xa:xb]),
+        before[ya:yb, xa:xb].copy(),
+        after[ya:yb, xa:xb].copy(),
     )
 
 

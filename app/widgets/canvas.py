@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter, QTransform, QUndoStack, QWheelEvent
+from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter, QUndoStack, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView, QWidget
 
 from app.model.document import AnnotationDocument
@@ -50,7 +50,7 @@ class CanvasView(QGraphicsView):
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
@@ -277,14 +277,20 @@ class CanvasView(QGraphicsView):
         return float(self.transform().m11())
 
     def set_zoom(self, factor: float) -> None:
-        factor = float(np.clip(factor, MIN_ZOOM, MAX_ZOOM))
-        self.setTransform(QTransform.fromScale(factor, factor))
-        self.zoom_changed.emit(factor)
+        """Set the zoom (screen pixels per image pixel), keeping the centre of the view in place."""
+        self.zoom_by(float(np.clip(factor, MIN_ZOOM, MAX_ZOOM)) / self.zoom())
 
-    def zoom_by(self, factor: float) -> None:
-        """Multiply the zoom, keeping the scene point under the mouse fixed (AnchorUnderMouse)."""
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Multiply the zoom keeping the image point under ``anchor`` (a viewport position; default:
+        the centre) at the same place on screen."""
+        anchor = QPointF(self.viewport().rect().center()) if anchor is None else QPointF(anchor)
+        fixed = self.to_image(anchor)
         target = float(np.clip(self.zoom() * factor, MIN_ZOOM, MAX_ZOOM))
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.scale(target / self.zoom(), target / self.zoom())
+        moved = self.viewportTransform().map(fixed) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(moved.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(moved.y()))
         self.zoom_changed.emit(self.zoom())
 
     def screen_distance(self, a: Point, b: Point) -> float:
@@ -312,7 +318,7 @@ class CanvasView(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps:
-            self.zoom_by(1.25**steps)
+            self.zoom_by(1.25**steps, event.position())
         event.accept()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:

@@ -205,6 +205,13 @@ class PolygonCollector:
             self.points.pop()
             self._update_preview()
 
+    def finish(self, pos: QPointF) -> None:
+        """Double click: its position is the last vertex (a repeat of the press before it is ignored)."""
+        if self.points:
+            self.add(pos)
+        if self.points:
+            self.close()
+
     def close(self) -> None:
         points = self.points
         self.cancel()
@@ -272,7 +279,7 @@ class PolygonTool(Tool):
         self.collector.hover(pos)
 
     def double_click(self, pos: QPointF) -> None:
-        self.collector.close()
+        self.collector.finish(pos)
 
     def key(self, key: int) -> bool:
         return self.collector.key(key)
@@ -371,7 +378,7 @@ class ReplaceTool(Tool):
         self._dragging = False
 
     def double_click(self, pos: QPointF) -> None:
-        self.collector.close()
+        self.collector.finish(pos)
 
     def key(self, key: int) -> bool:
         return self.collector.key(key)

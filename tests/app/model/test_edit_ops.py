@@ -177,6 +177,10 @@ def test_crop_to_change_and_maskedit_validation() -> None:
     edit = crop_to_change(10, 20, before, after)
     assert edit.rect == (23, 12, 1, 1) and edit.changed_pixels() == 1
     assert crop_to_change(0, 0, before, before) is None
+    # payloads never alias the live mask (a full-width edit would otherwise lose its "before")
+    whole = crop_to_change(0, 0, before, np.ones_like(before))
+    before[:] = 7
+    assert (whole.before == 0).all()
     with pytest.raises(ValueError, match="equal 2-D shapes"):
         MaskEdit(0, 0, before, after[:2])
     with pytest.raises(ValueError, match="uint8 H x W"):
