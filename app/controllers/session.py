@@ -1,0 +1,332 @@
+"""Session controller: the open project, the image being edited, autosave, "reviewed and next".
+
+Decisions (README section ``app``):
+
+- Opening an image never blocks the GUI: the file is decoded in a worker (or taken from the LRU cache
+  that prefetch fills) and shown when ready; a newer request supersedes an older one.
+- The starting mask of an image without a saved mask is its cached prediction (mapped onto the project
+  label set): pre-segmentation is the point of the app. Nothing is written until the user edits or marks
+  the image reviewed, so an untouched image stays "pre-segmented".
+- Autosave: a single-shot timer restarted on every edit fires ``autosave_delay_ms`` (2 s) after the last
+  one; the mask is also saved on every image switch, on "reviewed and next" and on close. Saves go
+  through ``Project.save_mask`` (atomic PNG, then the catalog row), so a kill at any moment leaves the
+  last saved mask intact and reopening shows every edit up to it.
+- Time spent on an image counts the gaps between user events (edits, cursor moves), each gap capped at
+  60 s, so a lunch break with the image open is not counted as labeling time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.model.document import AnnotationDocument
+from app.model.session import AppSettings, RecentProjects, default_project_dir, is_project_dir
+from app.workers.base import FunctionWorker
+from app.workers.loading import ImageBundle, ImageCache, ThumbnailLoader, load_bundle, warm_cache
+from danet_core.project import ImageStatus, Project
+
+log = logging.getLogger(__name__)
+
+IDLE_CAP_S = 60.0
+IDENTITY_LUT = np.arange(256, dtype=np.uint8)
+
+
+class SessionController(QObject):
+    """Owns the :class:`Project`, the current :class:`AnnotationDocument` and the autosave timer."""
+
+    project_opened = Signal(object)
+    project_closed = Signal()
+    image_opened = Signal(int)  # the document of this image is now on the canvas
+    image_saved = Signal(int)
+    model_changed = Signal()  # the active model version changed (emitted by the presegment controller)
+    message = Signal(str)  # status-bar text
+    error = Signal(str, str)  # one-line message, details
+
+    def __init__(
+        self,
+        canvas: Any,
+        image_list: Any,
+        settings: AppSettings,
+        recent: RecentProjects,
+        cursor_info: Any = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.canvas = canvas
+        self.image_list = image_list
+        self.settings = settings
+        self.recent = recent
+        self.cursor_info = cursor_info
+        self.project: Project | None = None
+        self.image_id: int | None = None
+        self.rgb: np.ndarray | None = None
+        self.document: AnnotationDocument | None = None
+        self.confidence: np.ndarray | None = None
+        self.cache = ImageCache()
+        self.thumbnails = ThumbnailLoader(parent=self)
+        self._pending_open: int | None = None
+        self._loader: FunctionWorker | None = None
+        self._opener: FunctionWorker | None = None
+        self._seconds = 0.0
+        self._last_event = time.monotonic()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setSingleShot(True)
+        self.autosave_timer.timeout.connect(self.save_current)
+        self.thumbnails.thumbnail_ready.connect(image_list.set_thumbnail)
+        image_list.thumbnails_needed.connect(self._thumbnails_needed)
+        image_list.image_activated.connect(self.open_image)
+        canvas.document_edited.connect(self._on_edited)
+        canvas.cursor_moved.connect(self._on_cursor)
+
+    # -- project life cycle ---------------------------------------------------------------------
+    def open_path(self, path: str | Path, label_set: str | None = None) -> None:
+        """A project folder opens; an image folder opens (or creates) its project in the default place.
+
+        Creating a project scans the folder in a worker; ``project_opened`` is emitted when ready.
+        """
+        p = Path(path).expanduser().resolve()
+        if is_project_dir(p):
+            self.open_project(p)
+            return
+        if not p.is_dir():
+            raise ValueError(f"{p}: not a folder; expected an image folder or a project folder")
+        target = default_project_dir(p)
+        if is_project_dir(target):
+            self.open_project(target)
+            return
+        spec = label_set or self.settings.default_label_set
+        self.message.emit(f"Creating a project for {p} …")
+        worker = FunctionWorker(Project.create, target, p, spec, name=f"create project for {p}")
+        worker.finished.connect(self._adopt_project)
+        worker.failed.connect(self.error)
+        self._opener = worker
+        worker.start()
+
+    def open_project(self, project_dir: str | Path) -> None:
+        """Open an existing project (fast: no scan); a rescan for new files runs in the background."""
+        project = Project.open(project_dir)
+        self._adopt_project(project)
+        worker = FunctionWorker(project.rescan, name="rescan")
+        worker.finished.connect(lambda _r, pr=project: self._after_rescan(pr))
+        worker.failed.connect(self.error)
+        self._opener = worker
+        worker.start()
+
+    def _adopt_project(self, project: Project) -> None:
+        self.close_project()
+        self.project = project
+        self.recent.add(project.project_dir)
+        self.image_list.set_records(project.images())
+        log.info("opened project %s (%d images)", project.project_dir, len(project.images()))
+        self.project_opened.emit(project)
+        counts = project.counts()
+        self.message.emit(
+            f"{counts['total']} images · {counts['reviewed']} reviewed · {counts['in_progress']} in progress"
+        )
+
+    def _after_rescan(self, project: Project) -> None:
+        if project is self.project:
+            self.image_list.set_records(project.images())
+            if self.image_id is not None:
+                self.image_list.set_current(self.image_id)
+
+    def close_project(self) -> None:
+        """Save the current image and close the project (also on window close)."""
+        if self.project is None:
+            return
+        self.save_current()
+        self._commit_seconds()
+        self.thumbnails.clear()
+        self.cache.clear()
+        self.canvas.set_document(None)
+        self.project.close()
+        self.project, self.image_id, self.document, self.rgb, self.confidence = None, None, None, None, None
+        self.image_list.set_records([])
+        self.project_closed.emit()
+
+    # -- images -------------------------------------------------------------------------------------
+    def open_image(self, image_id: int) -> None:
+        """Save the current image, then load ``image_id`` in a worker and show it when decoded."""
+        if self.project is None or image_id == self.image_id:
+            return
+        self.save_current()
+        self._commit_seconds()
+        self._pending_open = image_id
+        if self._loader is None:
+            self._start_load(image_id)
+
+    def _start_load(self, image_id: int) -> None:
+        worker = FunctionWorker(
+            load_bundle, self.project, image_id, self.cache, callbacks=False, name="open image"
+        )
+        worker.finished.connect(self._show_bundle)
+        worker.failed.connect(self.error)
+        worker.done.connect(self._load_done)
+        self._loader = worker
+        worker.start()
+
+    def _load_done(self) -> None:
+        self._loader = None
+        if self._pending_open is not None and self._pending_open != self.image_id:
+            self._start_load(self._pending_open)
+
+    def _show_bundle(self, bundle: ImageBundle) -> None:
+        if bundle.image_id != self._pending_open or self.project is None:
+            return  # superseded by a newer request; the next load starts in _load_done
+        self._pending_open = None
+        label_set = self.project.label_set
+        prediction = bundle.prediction
+        if bundle.mask is not None:
+            mask = bundle.mask
+        elif prediction is not None:
+            mask = prediction[0].copy()
+        else:
+            mask = np.full(bundle.rgb.shape[:2], label_set.ignore_index, dtype=np.uint8)
+        self.document = AnnotationDocument(mask, label_set, prediction, prediction_lut=IDENTITY_LUT)
+        self.rgb = bundle.rgb
+        self.confidence = None if prediction is None else prediction[1]
+        self.image_id = bundle.image_id
+        rec = self.project.record(bundle.image_id)
+        self._seconds = float(rec.seconds_spent or 0.0)
+        self._last_event = time.monotonic()
+        self.canvas.set_image(bundle.rgb)
+        self.canvas.set_document(self.document)
+        self.canvas.fit_to_window()
+        self.image_list.set_current(bundle.image_id)
+        self.image_opened.emit(bundle.image_id)
+        self._prefetch_images()
+
+    def set_prediction(self, image_id: int, label: np.ndarray, confidence: np.ndarray) -> None:
+        """A prediction arrived for ``image_id``. When it is the open image and the user has not edited
+        it (no saved mask, no edits), the document restarts from the prediction; otherwise only the
+        confidence under the cursor is updated and the user's mask is kept."""
+        if self.project is None:
+            return
+        self.image_list.update_record(self.project.record(image_id))
+        if image_id != self.image_id or self.document is None or self.rgb is None:
+            return
+        self.confidence = confidence
+        record = self.project.record(image_id)
+        untouched = self.document.revision == 0 and not record.has_mask
+        if untouched:
+            self.document = AnnotationDocument(
+                label.copy(), self.project.label_set, (label, confidence), prediction_lut=IDENTITY_LUT
+            )
+            self.canvas.set_document(self.document)
+            self.image_opened.emit(image_id)
+
+    def next_ids(self, count: int) -> list[int]:
+        """The ``count`` images after the current one in the list's displayed order."""
+        out: list[int] = []
+        cur = self.image_id
+        while len(out) < count:
+            nxt = self.image_list.next_id(cur)
+            if nxt is None or nxt in out or nxt == self.image_id:
+                break
+            out.append(nxt)
+            cur = nxt
+        return out
+
+    def _prefetch_images(self) -> None:
+        ids = self.next_ids(max(1, self.settings.prefetch))
+        if ids and self.project is not None:
+            FunctionWorker(warm_cache, self.project, ids, self.cache, name="prefetch images").start()
+
+    # -- saving -------------------------------------------------------------------------------------
+    def _on_edited(self) -> None:
+        self._tick()
+        self.autosave_timer.start(self.settings.autosave_delay_ms)
+
+    def save_current(self, status: ImageStatus | None = None) -> bool:
+        """Write the current mask if it changed (or when ``status`` is given). True when written."""
+        self.autosave_timer.stop()
+        doc, image_id, project = self.document, self.image_id, self.project
+        if doc is None or image_id is None or project is None:
+            return False
+        if not doc.is_modified and status is None:
+            return False
+        self._tick()
+        revision = doc.revision
+        project.save_mask(
+            image_id,
+            doc.mask,
+            status=status,
+            pixels_changed=doc.pixels_changed_from_prediction(),
+            seconds_spent=self._seconds,
+        )
+        doc.mark_saved(revision)
+        self.image_list.update_record(project.record(image_id))
+        self.image_saved.emit(image_id)
+        log.debug("saved mask of image %d (revision %d)", image_id, revision)
+        return True
+
+    def mark_reviewed_and_next(self) -> None:
+        """Save the mask as reviewed and open the next image that is not reviewed yet."""
+        if self.image_id is None or self.project is None:
+            return
+        ids = self.image_list.visible_ids()
+        pos = ids.index(self.image_id) if self.image_id in ids else -1
+        candidates = ids[pos + 1 :] + ids[: max(pos, 0)]  # wrap around to the top of the list
+        self.save_current(status=ImageStatus.REVIEWED)
+        statuses = {r.id: str(r.status) for r in self.project.images()}
+        nxt = next((i for i in candidates if statuses.get(i) != ImageStatus.REVIEWED.value), None)
+        if nxt is None:
+            self.message.emit("All images in the list are reviewed.")
+            return
+        self.open_image(nxt)
+
+    def go_relative(self, step: int) -> None:
+        nxt = self.image_list.next_id(self.image_id, step=step)
+        if nxt is not None:
+            self.open_image(nxt)
+
+    # -- time and cursor ----------------------------------------------------------------------------
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self._seconds += min(now - self._last_event, IDLE_CAP_S)
+        self._last_event = now
+
+    def _commit_seconds(self) -> None:
+        """Store the time spent on an image that was viewed but not edited since its last save."""
+        if self.project is None or self.image_id is None:
+            return
+        self._tick()
+        rec = self.project.record(self.image_id)
+        extra = self._seconds - float(rec.seconds_spent or 0.0)
+        if extra > 0.5:
+            self.project.add_seconds(self.image_id, extra)
+
+    def _on_cursor(self, x: int, y: int) -> None:
+        self._tick()
+        if self.cursor_info is None:
+            return
+        doc = self.document
+        if doc is None or x < 0 or y < 0 or y >= doc.height or x >= doc.width:
+            self.cursor_info.show_pixel(-1, -1, None, None)
+            return
+        value = int(doc.mask[y, x])
+        name = None
+        if value != doc.ignore_index:
+            try:
+                name = self.project.label_set.by_index(value).name if self.project else None
+            except KeyError:
+                name = f"index {value}"
+        conf = None if self.confidence is None else float(self.confidence[y, x])
+        self.cursor_info.show_pixel(x, y, name, conf)
+
+    def _thumbnails_needed(self, ids: list[int]) -> None:
+        if self.project is None:
+            return
+        root = self.project.image_root
+        items = []
+        for i in ids:
+            rec = self.image_list.model.record(i)
+            if rec is not None:
+                items.append((i, root / rec.rel_path))
+        self.thumbnails.request(items)

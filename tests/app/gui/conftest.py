@@ -1,0 +1,96 @@
+"""Fixtures of the app-shell GUI tests: a small project of real CamVid images, a tiny random-weight
+DANet checkpoint, and a MainWindow whose message boxes are recorded instead of blocking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+N_IMAGES = 4
+# Real CamVid frames, downscaled 3x (160 x 120) so a random-weight DANet-18 predicts one in well under
+# a second on a shared 2-core CPU.
+SIZE = (160, 120)
+
+
+@pytest.fixture
+def camvid_small(tmp_path: Path, camvid_root: Path) -> Path:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for src in sorted((camvid_root / "val").glob("*.png"))[:N_IMAGES]:
+        Image.open(src).convert("RGB").resize(SIZE, Image.BILINEAR).save(folder / src.name)
+    return folder
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path, camvid_small: Path) -> Path:
+    from danet_core.project import Project
+
+    pdir = tmp_path / "project"
+    Project.create(pdir, camvid_small, "camvid").close()
+    return pdir
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A DANet-18 with random weights and the 11 CamVid classes, saved as a native checkpoint."""
+    import torch
+
+    from danet_core.checkpoints import save_checkpoint
+    from danet_core.labels import get_label_set
+    from danet_core.models import get_model
+
+    torch.manual_seed(0)
+    model = get_model("danet", depth=18, num_classes=11).eval()
+    classes = [
+        {"name": c.name, "color": list(c.color), "train_id": c.train_id}
+        for c in get_label_set("camvid").train_classes()
+    ]
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, model, classes=classes, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    return path
+
+
+@pytest.fixture
+def project_with_model(project_dir: Path, tiny_checkpoint: Path) -> Path:
+    from danet_core.project import Project
+
+    with Project.open(project_dir) as p:
+        p.add_model_version(tiny_checkpoint, metrics={"test": True})
+    return project_dir
+
+
+@pytest.fixture
+def messages(monkeypatch) -> list[tuple[str, str]]:
+    """Every error box / warning the app would show, as (title-or-message, text); nothing blocks."""
+    seen: list[tuple[str, str]] = []
+    from PySide6.QtWidgets import QMessageBox
+
+    import app.main_window as mw
+
+    monkeypatch.setattr(
+        mw, "show_error", lambda parent, message, details, log_path="": seen.append((message, details))
+    )
+    for name in ("warning", "information", "critical"):
+        monkeypatch.setattr(
+            QMessageBox, name, staticmethod(lambda parent, title, text, *a, **k: seen.append((title, text)))
+        )
+    return seen
+
+
+@pytest.fixture
+def window(qtbot, messages):
+    from app.main_window import MainWindow
+    from app.model.session import AppSettings, RecentProjects
+
+    settings = AppSettings(autosave_delay_ms=300, prefetch=1)
+    w = MainWindow(settings=settings, recent=RecentProjects.load())
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    w.show()
+    yield w
+    w.controller("session").close_project()
+    from app.workers.base import shutdown_all
+
+    shutdown_all(10_000)
