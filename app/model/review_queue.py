@@ -92,17 +92,25 @@ def order_queue(records: Iterable[ImageRecordLike], order: str = "uncertainty") 
     """The unreviewed records in review order (see the module docstring)."""
     if order not in ORDERS:
         raise ValueError(f"queue order {order!r}; expected one of {', '.join(ORDERS)}")
-    items = queued(records)
+    return sorted(queued(records), key=lambda r: sort_key(r, order))
+
+
+def sort_key(record: ImageRecordLike, order: str = "uncertainty") -> tuple:
+    """Sort key of one record for a list showing *all* images in review order.
+
+    "uncertainty": unreviewed scored images, most uncertain first; then unreviewed unscored ones; then
+    reviewed ones; by name within each group. "name": by relative path.
+    """
     if order == "name":
-        return sorted(items, key=lambda r: r.rel_path)
-
-    def key(r: ImageRecordLike) -> tuple[int, float, str]:
-        u = r.uncertainty
-        if u is None or not np.isfinite(u):
-            return (1, 0.0, r.rel_path)
-        return (0, -float(u), r.rel_path)
-
-    return sorted(items, key=key)
+        return (0, 0.0, record.rel_path)
+    if order != "uncertainty":
+        raise ValueError(f"queue order {order!r}; expected one of {', '.join(ORDERS)}")
+    if _status(record) == REVIEWED:
+        return (2, 0.0, record.rel_path)
+    u = record.uncertainty
+    if u is None or not np.isfinite(u):
+        return (1, 0.0, record.rel_path)
+    return (0, -float(u), record.rel_path)
 
 
 def next_image(

@@ -25,6 +25,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QListView, QVBoxLayout, QWidget
 
+from app.model.review_queue import sort_key
+
 THUMB_SIZE = QSize(96, 72)
 STATUS_LABELS = {
     "new": "New",
@@ -175,7 +177,15 @@ class _StatusFilter(QSortFilterProxyModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.statuses: set[str] | None = None
+        self.order = "name"  # review queue order (app.model.review_queue.sort_key): "name" | "uncertainty"
         self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+
+    def lessThan(
+        self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex
+    ) -> bool:
+        src = self.sourceModel()
+        a, b = src.record(left.data(IdRole)), src.record(right.data(IdRole))
+        return sort_key(a, self.order) < sort_key(b, self.order)
 
     def set_statuses(self, statuses: set[str] | None) -> None:
         if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter() is deprecated there
@@ -209,6 +219,10 @@ class ImageListPanel(QWidget):
         for label, _ in FILTERS:
             self.filter_combo.addItem(label)
         self.filter_combo.setToolTip("Show only images with this status")
+        self.order_combo = QComboBox()
+        self.order_combo.addItem("By name", "name")
+        self.order_combo.addItem("Most uncertain first", "uncertainty")
+        self.order_combo.setToolTip("Review order: the model's least certain images first teach it the most")
         self.search = QLineEdit()
         self.search.setPlaceholderText("Filter by name…")
         self.search.setClearButtonEnabled(True)
@@ -220,12 +234,17 @@ class ImageListPanel(QWidget):
         self.view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
         top = QHBoxLayout()
         top.addWidget(self.filter_combo)
+        top.addWidget(self.order_combo)
         top.addWidget(self.search, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
         self.filter_combo.currentIndexChanged.connect(self._filter_changed)
+        self.order_combo.currentIndexChanged.connect(
+            lambda _i: self.set_order(self.order_combo.currentData())
+        )
+        self.proxy.sort(0)
         self.search.textChanged.connect(self.proxy.setFilterFixedString)
         self.view.activated.connect(self._activated)
         self.view.clicked.connect(self._activated)
@@ -254,6 +273,16 @@ class ImageListPanel(QWidget):
         if proxy_idx.isValid():
             self.view.setCurrentIndex(proxy_idx)
             self.view.scrollTo(proxy_idx)
+
+    def set_order(self, order: str) -> None:
+        """ "name" or "uncertainty" (unreviewed, most uncertain first); "next" follows the shown order."""
+        self.order_combo.setCurrentIndex(max(0, self.order_combo.findData(order)))
+        self.proxy.order = order
+        self.proxy.invalidate()
+        self.proxy.sort(0)
+
+    def order(self) -> str:
+        return self.proxy.order
 
     def visible_ids(self) -> list[int]:
         """Ids in the filtered, displayed order."""

@@ -12,6 +12,7 @@ from app.model.review_queue import (
     next_image,
     order_queue,
     project_effort,
+    sort_key,
     uncertainty_score,
 )
 
@@ -113,3 +114,9 @@ def test_project_effort_empty_project() -> None:
     eff = project_effort([])
     assert eff.share_changed is None and eff.seconds_per_image is None
     assert format_effort(eff) == "0/0 reviewed"
+
+
+def test_sort_key_for_the_whole_list_puts_reviewed_last() -> None:
+    ordered = sorted(_records(), key=lambda r: sort_key(r, "uncertainty"))
+    assert [r.id for r in ordered] == [2, 5, 6, 1, 4, 3]
+    assert [r.id for r in sorted(_records(), key=lambda r: sort_key(r, "name"))] == [1, 2, 3, 4, 5, 6]
