@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app import logging_setup
 from app.controllers.export import ExportController
+from app.controllers.finetune import FinetuneController
 from app.controllers.heatmaps import HeatmapController
 from app.controllers.presegment import NO_MODEL_HINT, PresegmentController
 from app.controllers.session import SessionController
@@ -38,6 +39,7 @@ from app.widgets.canvas_actions import TOOL_ACTIONS, build_canvas_actions
 from app.widgets.class_palette import ClassPalette
 from app.widgets.dialogs import NewProjectDialog, SettingsDialog, ShortcutsDialog, show_error
 from app.widgets.edit_controls import BrushSizeSpin, OpacitySlider
+from app.widgets.finetune_panel import FinetunePanel
 from app.widgets.heatmap_panel import HeatmapPanel
 from app.widgets.image_list import ImageListPanel
 from app.widgets.status_bar import CursorInfo, JobIndicator
@@ -130,6 +132,8 @@ class MainWindow(QMainWindow):
         self.add_dock("heatmaps", "Heatmaps", self.heatmap_panel)
         cam = self.add_dock("cam", "Channel attention (CAM)", self.cam_view)
         cam.hide()
+        self.finetune_panel = FinetunePanel()
+        self.add_dock("finetune", "Fine-tune", self.finetune_panel)
 
     def _classes_widget(self) -> QWidget:
         w = QWidget()
@@ -169,6 +173,8 @@ class MainWindow(QMainWindow):
         heat = HeatmapController(session, pre, self.canvas, self.heatmap_panel, self.cam_view, parent=self)
         self.add_controller("heatmaps", heat)
         self.add_controller("export", ExportController(session, self.jobs, parent=self))
+        ft = FinetuneController(session, pre, self.finetune_panel, self.settings, parent=self)
+        self.add_controller("finetune", ft).message.connect(lambda t: self.statusBar().showMessage(t, 8000))
 
     def _action(self, name: str, text: str, slot: Any, keys: Any = None, tip: str = "") -> QAction:
         a = QAction(text, self)
@@ -203,6 +209,9 @@ class MainWindow(QMainWindow):
             "load_model": self._action("load_model", "&Load model…", self.load_model_dialog, "Ctrl+L"),
             "presegment_all": self._action(
                 "presegment_all", "Pre-segment &all", p.start_batch, "Ctrl+Shift+P"
+            ),
+            "finetune": self._action(
+                "finetune", "&Fine-tune on reviewed images", self.controller("finetune").start, "Ctrl+Shift+F"
             ),
             "settings": self._action("settings", "&Settings…", self.settings_dialog, SK.Preferences),
             "heatmap_cycle": self._action("heatmap_cycle", "Cycle &heatmap", self.heatmap_panel.cycle, "U"),
@@ -241,7 +250,7 @@ class MainWindow(QMainWindow):
         image = bar.addMenu("&Image")
         image.addActions([a["reviewed_next"], a["next"], a["previous"]])
         model = bar.addMenu("&Model")
-        model.addActions([a["load_model"], a["presegment_all"]])
+        model.addActions([a["load_model"], a["presegment_all"], a["finetune"]])
         self.model_menu = model
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([a["shortcuts"], a["log_folder"], a["about"]])

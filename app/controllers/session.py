@@ -273,6 +273,8 @@ class SessionController(QObject):
         ids = self.image_list.visible_ids()
         pos = ids.index(self.image_id) if self.image_id in ids else -1
         candidates = ids[pos + 1 :] + ids[: max(pos, 0)]  # wrap around to the top of the list
+        if getattr(self.image_list, "order", lambda: "name")() == "uncertainty":
+            candidates = [i for i in ids if i != self.image_id]  # review queue: the most uncertain first
         self.save_current(status=ImageStatus.REVIEWED)
         statuses = {r.id: str(r.status) for r in self.project.images()}
         nxt = next((i for i in candidates if statuses.get(i) != ImageStatus.REVIEWED.value), None)

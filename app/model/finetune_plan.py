@@ -24,6 +24,7 @@ Defaults (decided here; the issue leaves them open):
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, fields
 
 MIN_FOR_HOLDOUT = 4
@@ -153,3 +154,47 @@ def default_plan(
         workers=4 if cuda else 0,
         init_from_active=active_depth is not None,
     ).validated()
+
+
+def to_train_config(
+    plan: FinetunePlan,
+    *,
+    project_dir: str | os.PathLike[str],
+    run_dir: str | os.PathLike[str],
+    init_checkpoint: str | os.PathLike[str] | None,
+):
+    """The engine's ``TrainConfig`` for ``plan`` on the reviewed images of the project.
+
+    ``init_checkpoint``: the active model's checkpoint when the plan continues from it (the engine
+    re-initialises classifier layers whose class count differs, e.g. after a label-set change).
+    Augmentation is the paper's (random scale 0.5-2.0, crop, flip); validation runs on the held-out
+    reviewed images a few times per run so the panel can draw a val mIoU curve.
+    """
+    from danet_core.training import TrainConfig
+
+    iters = plan.max_iters
+    return TrainConfig(
+        dataset="project",
+        data_root=str(project_dir),
+        train_split="train",
+        val_split="val" if plan.val_fraction > 0 else None,
+        val_fraction=plan.val_fraction,
+        crop_size=(plan.crop, plan.crop),
+        model="danet",
+        model_options={
+            "depth": plan.depth,
+            **({"pretrained_backbone": True} if plan.pretrained_backbone else {}),
+        },
+        init_checkpoint=str(init_checkpoint) if (init_checkpoint and plan.init_from_active) else None,
+        batch_size=plan.batch_size,
+        max_iters=iters,
+        lr=plan.lr,
+        precision=plan.precision,
+        val_interval=plan.val_interval if plan.val_fraction > 0 else 0,
+        run_dir=str(run_dir),
+        seed=plan.seed,
+        device=plan.device,
+        num_workers=plan.workers,
+        log_interval=max(1, min(10, iters // 50)),
+        max_time_s=plan.max_time_s,
+    ).validate()

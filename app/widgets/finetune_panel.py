@@ -93,11 +93,16 @@ class FinetunePanel(QWidget):
     def set_resume_available(self, available: bool) -> None:
         self.resume_button.setEnabled(available and not self.cancel_button.isEnabled())
 
-    def set_plan(self, plan: FinetunePlan, reviewed: int) -> None:
-        """Show what one click will do (the settings tab keeps user overrides when it has them)."""
+    def set_plan(self, plan: FinetunePlan, reviewed: int, effort: str = "") -> None:
+        """Show what one click will do (the settings tab keeps user overrides when it has them) and the
+        project's effort figures (share of pixels corrected, time per image)."""
         if not self.settings.is_overriding():
             self.settings.show_plan(plan)
-        self.summary.setText(f"{reviewed} reviewed image(s). One click: {self.settings.plan().describe()}.")
+        try:
+            line = f"One click: {self.settings.plan().describe()}."
+        except ValueError as exc:
+            line = f"Advanced settings: {exc}"
+        self.summary.setText(f"{effort or f'{reviewed} reviewed'}\n{line}")
 
     @Slot(int, int, str)
     def set_progress(self, done: int, total: int, message: str) -> None:

@@ -1,0 +1,103 @@
+"""Old model vs new model on the held-out reviewed images, and the rule that picks the active one.
+
+The held-out part is the training engine's own ``split="val"`` of the project dataset (a stable hash of
+each image's path with ``val_fraction``), so the images that decide were never trained on by any
+fine-tune of this project, and both models are scored on exactly the same pixels through the same
+``Predictor`` the app pre-segments with.
+
+Decision rule (decided here; the issue says "when it is better, or when the user says so"):
+- no previous model, or one whose classes differ from the project's (not comparable): use the new one;
+- both scored: use the new one when its mIoU is strictly higher, otherwise ask the user (default: keep);
+- nothing held out (fewer than 4 reviewed images): ask the user, unless there is no previous model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from danet_core.jobs import ProgressFn, StopFn, check_stop
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """mIoU in 0..1 on ``heldout_images`` images; None where not measured (see ``note``)."""
+
+    new_miou: float | None
+    old_miou: float | None
+    heldout_images: int
+    note: str = ""
+
+
+def _score(checkpoint: Path, dataset, class_names: list[str], device: str, should_stop: StopFn | None):
+    from danet_core.checkpoints import load_model
+    from danet_core.training import evaluate, make_predictor
+
+    model = load_model(checkpoint)
+    names = [c["name"] for c in model.meta.classes]
+    if names != class_names:
+        return None, f"{checkpoint.name} predicts {len(names)} classes that differ from the project's"
+    predictor = make_predictor(model, mean=model.meta.mean, std=model.meta.std, device=device)
+    metrics = evaluate(predictor, dataset, num_classes=len(class_names), should_stop=should_stop)
+    return float(metrics.miou), ""
+
+
+def compare_on_heldout(
+    config_path: str | Path,
+    new_checkpoint: str | Path,
+    old_checkpoint: str | Path | None,
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> Comparison:
+    """Score both checkpoints on the held-out split of the run's config (``<run>/config.json``)."""
+    from danet_core.training import TrainConfig
+    from danet_core.training.data import build_data
+
+    cfg = TrainConfig.load(config_path)
+    if not cfg.val_split:
+        return Comparison(None, None, 0, "no held-out images (too few reviewed images)")
+    bundle = build_data(cfg)
+    val = bundle.val
+    if val is None or len(val) == 0:
+        return Comparison(None, None, 0, "no reviewed image fell in the held-out part")
+    device = "cpu" if cfg.device == "auto" else cfg.device
+    total = 2 if old_checkpoint else 1
+    if progress:
+        progress(0, total, f"scoring the new model on {len(val)} held-out images")
+    new, note = _score(Path(new_checkpoint), val, bundle.class_names, device, should_stop)
+    check_stop(should_stop)
+    old = None
+    if old_checkpoint:
+        if progress:
+            progress(1, total, "scoring the previous model")
+        old, note_old = _score(Path(old_checkpoint), val, bundle.class_names, device, should_stop)
+        note = note or note_old
+    if progress:
+        progress(total, total, "done")
+    return Comparison(new, old, len(val), note)
+
+
+def decide(comparison: Comparison, *, has_previous: bool) -> str:
+    """ "use" (make the new model active), or "ask" (let the user choose; default keep the old one)."""
+    if not has_previous or comparison.old_miou is None and comparison.new_miou is not None:
+        return "use"
+    if comparison.new_miou is None:
+        return "ask"
+    if comparison.old_miou is None or comparison.new_miou > comparison.old_miou:
+        return "use"
+    return "ask"
+
+
+def describe(comparison: Comparison) -> str:
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{100 * v:.1f}%"
+
+    text = (
+        f"Held-out mIoU on {comparison.heldout_images} reviewed image(s): "
+        f"new model {pct(comparison.new_miou)}, previous model {pct(comparison.old_miou)}"
+    )
+    return text + (f" ({comparison.note})" if comparison.note else "")
