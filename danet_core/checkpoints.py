@@ -150,16 +150,18 @@ def _numpy_globals() -> list[Any]:
 
 
 def detect_source(data: dict[str, Any]) -> str:
-    """ "native", "official" or "mmseg" from a loaded checkpoint dict; CheckpointError-free ValueError."""
+    """ "native", "official" or "mmseg" from a loaded checkpoint dict; ValueError when none fits."""
     if data.get("format") == FORMAT:
         return "native"
-    state = _state_dict_of(data)
-    keys = list(state)
-    if any(k.startswith("head.sa.") for k in keys) or any(k.startswith("pretrained.") for k in keys):
+    try:
+        keys = list(_state_dict_of(data))
+    except ValueError:
+        keys = []
+    if any(k.startswith(("head.sa.", "pretrained.")) for k in keys):
         return "official"
     if any(k.startswith("decode_head.") for k in keys):
         return "mmseg"
-    sample = ", ".join(keys[:5])
+    sample = ", ".join((keys or [str(k) for k in data])[:5])
     raise ValueError(f"unrecognised layout (keys like {sample}); expected a native, official or mmseg DANet")
 
 
