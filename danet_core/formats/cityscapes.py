@@ -150,8 +150,9 @@ def parse_cityscapes_name(rel_path: str) -> tuple[str, str, str] | None:
     return (m["city"], m["seq"], m["frame"]) if m else None
 
 
-def _city_from_folder(rel_path: str) -> str:
-    parent = Path(rel_path).parent.name
+def _city_from_folder(rel_path: str, root_name: str = "") -> str:
+    """The image's folder name (the image root's name for top-level images), letters and digits only."""
+    parent = Path(rel_path).parent.name or root_name
     city = re.sub(r"[^a-z0-9]", "", parent.lower())
     return city or "danet"
 
@@ -185,7 +186,7 @@ class PlannedName:
 
 
 def plan_names(
-    records: Iterable[ImageRecord], split: str | dict[str, float], city: str | None
+    records: Iterable[ImageRecord], split: str | dict[str, float], city: str | None, root_name: str = ""
 ) -> list[PlannedName]:
     """Cityscapes names for every record: kept when they follow the pattern, generated otherwise."""
     if city is not None and not re.fullmatch(r"[A-Za-z0-9-]+", city):
@@ -204,7 +205,7 @@ def plan_names(
         if r.id in planned:
             continue
         sp = split_for(r.rel_path, split)
-        c = city or _city_from_folder(r.rel_path)
+        c = city or _city_from_folder(r.rel_path, root_name)
         while True:
             frame = counters.get(c, 0)
             counters[c] = frame + 1
@@ -304,7 +305,7 @@ def export_cityscapes(
 ) -> BatchReport:
     """Export the masks of ``statuses`` (default: reviewed images) as a Cityscapes dataset in ``out_dir``."""
     lut = cityscapes_id_lut(project.label_set, load_mapping(mapping) if mapping is not None else None)
-    plans = plan_names(export_records(project, statuses), split, city)
+    plans = plan_names(export_records(project, statuses), split, city, project.image_root.name)
     out = prepare_export_folder(out_dir)
     report = BatchReport()
     exported: list[PlannedName] = []
