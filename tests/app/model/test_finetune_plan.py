@@ -65,3 +65,33 @@ def test_round_trip_and_unknown_option() -> None:
     with pytest.raises(ValueError, match="unknown fine-tune option"):
         FinetunePlan.from_dict({**plan.to_dict(), "epochs": 3})
     assert "DANet-R18" in plan.describe()
+
+
+def test_train_config_for_the_project(tmp_path) -> None:
+    from app.model.finetune_plan import to_train_config
+
+    plan = default_plan(10)
+    cfg = to_train_config(
+        plan, project_dir=tmp_path, run_dir=tmp_path / "run", init_checkpoint=tmp_path / "a.pt"
+    )
+    assert cfg.dataset == "project" and cfg.data_root == str(tmp_path)
+    assert cfg.val_split == "val" and cfg.val_fraction == pytest.approx(0.2)
+    assert cfg.crop_size == (256, 256) and cfg.model_options == {"depth": 18}
+    assert cfg.init_checkpoint is None  # a fresh-model plan does not start from a checkpoint
+    cont = to_train_config(
+        default_plan(3, active_depth=50), project_dir=tmp_path, run_dir=tmp_path / "r", init_checkpoint="m.pt"
+    )
+    assert cont.init_checkpoint == "m.pt" and cont.val_split is None and cont.val_interval == 0
+
+
+def test_decide_which_model_becomes_active() -> None:
+    from app.model.finetune_eval import Comparison, decide, describe
+
+    assert decide(Comparison(0.4, 0.3, 5), has_previous=True) == "use"
+    assert decide(Comparison(0.3, 0.3, 5), has_previous=True) == "ask"  # not better: the user decides
+    assert decide(Comparison(0.2, None, 5, "not comparable"), has_previous=True) == "use"
+    assert decide(Comparison(None, None, 0), has_previous=True) == "ask"
+    assert decide(Comparison(None, None, 0), has_previous=False) == "use"
+    assert describe(Comparison(0.4, 0.3, 5)) == (
+        "Held-out mIoU on 5 reviewed image(s): new model 40.0%, previous model 30.0%"
+    )
