@@ -1,0 +1,1 @@
+"""Benchmarks of the desktop app (each prints one JSON object)."""
