@@ -26,17 +26,12 @@ Decisions (also in docs/formats.md):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import sqlite3
-import tempfile
 import time
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -45,8 +40,9 @@ from danet_core.io import ImageReadError, atomic_save_png, image_size, load_mask
 from danet_core.jobs import ProgressFn, StopFn
 from danet_core.labels import LabelSet, resolve_label_set
 from danet_core.project.catalog import CATALOG_NAME, IMAGE_COLUMNS, SCHEMA_VERSION, Catalog
-from danet_core.project.records import ImageRecord, ImageStatus, ModelVersion, ProjectError, ScanResult
+from danet_core.project.records import ImageRecord, ImageStatus, ProjectError, ScanResult
 from danet_core.project.scan import scan_images
+from danet_core.project.versions import ModelVersionsMixin
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +53,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-class Project:
+class Project(ModelVersionsMixin):
     """An open annotation project. Thread-safe (one locked connection); use as a context manager."""
 
     def __init__(self, project_dir: Path, catalog: Catalog, label_set: LabelSet, image_root: Path) -> None:
@@ -431,78 +427,6 @@ class Project:
         )
         return result
 
-    # -- model versions ---------------------------------------------------------------------------
-    def add_model_version(
-        self,
-        checkpoint_src: str | os.PathLike[str],
-        *,
-        metrics: dict[str, Any],
-        parent: int | None = None,
-    ) -> ModelVersion:
-        """Copy a checkpoint into ``<project>/models`` (atomically) and record it with its metrics.
-
-        The first version becomes the active model; later ones only when :meth:`set_active_model` is
-        called (the app compares before switching).
-        """
-        src = Path(checkpoint_src)
-        if not src.is_file():
-            raise ProjectError(f"{src}: checkpoint file not found")
-        metrics_text = json.dumps(metrics, sort_keys=True, default=_json_default)
-        if parent is not None and not self.catalog.query(
-            "SELECT 1 FROM model_versions WHERE id = ?", (parent,)
-        ):
-            raise ProjectError(f"parent model version {parent} does not exist")
-        name = f"model-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.pt"
-        _atomic_copy(src, self.project_dir / "models" / name)
-        with self.catalog.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO model_versions(file, created, parent, metrics, source) VALUES (?, ?, ?, ?, ?)",
-                (name, _now(), parent, metrics_text, str(src)),
-            )
-            vid = int(cur.lastrowid)
-            if self.catalog.get_meta("active_model") is None:
-                self.catalog.set_meta(conn, "active_model", str(vid))
-        return self.model_version(vid)
-
-    def model_versions(self) -> list[ModelVersion]:
-        rows = self.catalog.query(
-            "SELECT id, file, created, parent, metrics, source FROM model_versions ORDER BY id"
-        )
-        return [self._version(r) for r in rows]
-
-    def model_version(self, version_id: int) -> ModelVersion:
-        rows = self.catalog.query(
-            "SELECT id, file, created, parent, metrics, source FROM model_versions WHERE id = ?",
-            (int(version_id),),
-        )
-        if not rows:
-            raise ProjectError(f"model version {version_id} is not in project {self.project_dir}")
-        return self._version(rows[0])
-
-    def active_model_version(self) -> ModelVersion | None:
-        value = self.catalog.get_meta("active_model")
-        return self.model_version(int(value)) if value else None
-
-    def set_active_model(self, version_id: int | None) -> None:
-        """Make a version the one that pre-segments (None: no model)."""
-        if version_id is not None:
-            self.model_version(version_id)
-        with self.catalog.transaction() as conn:
-            if version_id is None:
-                conn.execute("DELETE FROM meta WHERE key = 'active_model'")
-            else:
-                self.catalog.set_meta(conn, "active_model", str(int(version_id)))
-
-    def _version(self, row: tuple) -> ModelVersion:
-        return ModelVersion(
-            id=row[0],
-            path=self.project_dir / "models" / row[1],
-            created=row[2],
-            parent=row[3],
-            metrics=json.loads(row[4] or "{}"),
-            source=row[5],
-        )
-
 
 def _record(row: tuple) -> ImageRecord:
     return ImageRecord(
@@ -519,28 +443,3 @@ def _record(row: tuple) -> ImageRecord:
         has_prediction=bool(row[10]),
         missing=bool(row[11]),
     )
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"metrics value {value!r} is not JSON serialisable")
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    """Stream-copy (checkpoints can be hundreds of MB) to a temp file beside ``dst``, fsync, replace."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-            shutil.copyfileobj(inp, out, length=4 * 1024 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
