@@ -12,6 +12,15 @@ import logging
 import sys
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("danet-annotator")
+    except PackageNotFoundError:  # a PyInstaller bundle has no package metadata
+        return "bundled"
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="danet-annotator", description="Label images with DANet in the loop."
@@ -23,6 +32,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="label set of a new project: cityscapes, camvid, voc or a label-set JSON file",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--smoke-test", action="store_true", help="build the main window, then exit 0 (packaging check)"
+    )
     return parser.parse_args(argv)
 
 
@@ -48,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     logging_setup.install_excepthook(lambda msg, details: window.errors.report.emit(msg, details))
+    if args.smoke_test:
+        window.close()
+        print("danet-annotator smoke test: main window built")
+        return 0
     window.show()
     if args.path:
         window.open_path(args.path, args.labels)
