@@ -60,12 +60,15 @@ def _components(ids: np.ndarray, value: int) -> list[tuple[np.ndarray, list[np.n
     wholly inside one hole, so nesting is a proper tree.
     """
     binary = (ids == value).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=4)
+    bx, by, bw, bh = cv2.boundingRect(binary)  # labelling only the class's bounding box is much faster
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary[by : by + bh, bx : bx + bw], connectivity=4)
     out = []
     for k in range(1, n):
         x, y, w, h = (int(v) for v in stats[k, :4])
         crop = (labels[y : y + h, x : x + w] == k).astype(np.uint8)
-        contours, hierarchy = cv2.findContours(crop, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE, offset=(x, y))
+        contours, hierarchy = cv2.findContours(
+            crop, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE, offset=(x + bx, y + by)
+        )
         hierarchy = hierarchy[0]
         outer = next(i for i in range(len(contours)) if hierarchy[i][3] == -1)
         out.append((contours[outer], [contours[j] for j in _hole_children(hierarchy, outer)]))
