@@ -148,7 +148,7 @@ def default_plan(
         max_time_s=min(hi, max(lo, per_image * n_reviewed)),
         lr=0.002 if active_depth is not None else 0.01,
         val_fraction=val_fraction,
-        val_interval=max(10, iters // 5),
+        val_interval=max(10, iters // 4),
         device=device,
         precision="bf16" if cuda else "fp32",
         workers=4 if cuda else 0,

@@ -75,8 +75,10 @@ class RunOutcome:
 
     @property
     def checkpoint(self) -> Path | None:
-        """The checkpoint to evaluate: the best by validation when there is one, else the last."""
-        return self.best_checkpoint or self.last_checkpoint
+        """The checkpoint that becomes the new model version: the *last* one. Why not ``best``: the
+        engine picks ``best.pt`` on the same held-out images the app then compares old and new models
+        on, so choosing it would bias that comparison in favour of the new model."""
+        return self.last_checkpoint or self.best_checkpoint
 
     @property
     def can_resume(self) -> bool:
