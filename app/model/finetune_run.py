@@ -39,6 +39,9 @@ class MetricsTail:
         """Complete records appended since the last call (malformed lines are logged and skipped)."""
         try:
             with open(self.path, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size < self._offset:
+                    # replaced by a shorter file (a resumed run truncates its log): start over
+                    self._offset, self._partial = 0, b""
                 fh.seek(self._offset)
                 chunk = fh.read()
         except FileNotFoundError:

@@ -21,6 +21,8 @@ def test_tail_reads_only_complete_new_lines(tmp_path: Path) -> None:
         fh.write('in", "iter": 2}\nnot json\n')
     assert tail.read_new() == [{"type": "train", "iter": 2}]
     assert tail.read_new() == []
+    path.write_text('{"type": "train", "iter": 1}\n')  # a resumed run rewrote a shorter log
+    assert tail.read_new() == [{"type": "train", "iter": 1}]
 
 
 def _run(tmp_path: Path, *, last: bool = True) -> Path:
