@@ -202,3 +202,27 @@ def test_cityscapes_label_ids_are_valid_mask_values(tmp_path: Path, image_folder
         mask[mask > 33] = 255
         p.save_mask(rec.id, mask)
         assert np.array_equal(p.load_mask(rec.id), mask)
+
+
+@pytest.mark.slow
+def test_8000x6000_image(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from danet_core.formats import export_project
+
+    root = tmp_path / "images"
+    root.mkdir()
+    Image.new("RGB", (8000, 6000), (10, 20, 30)).save(root / "big.png", compress_level=1)
+    with Project.create(tmp_path / "proj", root, "camvid") as p:
+        (rec,) = p.images()
+        assert p.image_size(rec.id) == (8000, 6000)
+        mask = np.full((6000, 8000), 255, np.uint8)
+        mask[1000:5000, 2000:7000] = 3
+        p.save_mask(rec.id, mask, status="reviewed")
+        assert np.array_equal(p.load_mask(rec.id), mask)
+        p.save_prediction(
+            rec.id, mask, np.full(mask.shape, 0.5, np.float32), model_version=None, uncertainty=0.1
+        )
+        assert p.load_prediction(rec.id)[0].shape == (6000, 8000)
+        report = export_project(p, tmp_path / "out", "palette")
+        assert report.done == 1 and report.ok
