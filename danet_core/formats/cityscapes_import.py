@@ -2,14 +2,16 @@
 all there is) into a project whose label set is Cityscapes.
 
 Files are matched to project images by their Cityscapes key ``<city>_<seq>_<frame>`` (the image file
-name without ``_leftImg8bit``). labelIds are taken as they are (project masks store label ids);
-polygons are rasterised exactly as cityscapesScripts' json2labelImg does (PIL fill in list order,
-``...group`` labels as their class, negative ids such as ``license plate`` skipped, deleted objects
-skipped). Images that already have a mask are skipped unless ``overwrite`` is set.
+name without ``_leftImg8bit``), or through the ``mapping.csv`` of a ``danet export`` (generated
+names). labelIds are taken as they are (project masks store label ids); polygons are rasterised
+exactly as cityscapesScripts' json2labelImg does (PIL fill in list order, ``...group`` labels as
+their class, negative ids such as ``license plate`` skipped, deleted objects skipped). Images that
+already have a mask are skipped unless ``overwrite`` is set.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -82,6 +84,21 @@ def read_label_ids(path: Path) -> np.ndarray:
     return ids
 
 
+def read_name_mapping(gt_root: Path) -> dict[str, str]:
+    """Cityscapes name -> source image path from the ``mapping.csv`` our exporter writes beside
+    ``gtFine/`` (looked for in ``gt_root`` and its parent), so an export with generated names imports
+    back into the project it came from."""
+    for folder in (gt_root, gt_root.parent):
+        path = folder / "mapping.csv"
+        if path.is_file():
+            try:
+                with open(path, encoding="utf-8", newline="") as fh:
+                    return {row["cityscapes_name"]: row["source"] for row in csv.DictReader(fh)}
+            except (UnicodeDecodeError, KeyError, csv.Error) as exc:
+                raise FormatError(f"{path}: not a mapping written by danet export ({exc})") from exc
+    return {}
+
+
 def _image_key(rec: ImageRecord) -> str:
     stem = Path(rec.rel_path).stem
     return stem[: -len("_leftImg8bit")] if stem.endswith("_leftImg8bit") else stem
@@ -108,11 +125,14 @@ def import_cityscapes(
     for rec in project.images():
         by_key.setdefault(_image_key(rec), rec)
     files = find_ground_truth(root)
+    renamed = read_name_mapping(root)
     report = BatchReport()
 
     def handle(item: tuple[str, Path]) -> bool:
         key, path = item
         rec = by_key.get(key)
+        if rec is None and key in renamed:
+            rec = project.find(renamed[key])
         if rec is None:
             raise FormatError(f"{path}: no project image named {key}_leftImg8bit (or {key})")
         if rec.has_mask and not overwrite:

@@ -177,3 +177,25 @@ def test_names_and_splits() -> None:
         plan_names([rec(1, "x.png")], "train", "my_city")
     fr = {split_for(f"img{i}.png", {"train": 0.7, "val": 0.3}) for i in range(50)}
     assert fr == {"train", "val"}
+
+
+def test_generated_names_import_back_through_mapping_csv(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    root.mkdir()
+    rng = np.random.default_rng(3)
+    for name in ("one.png", "two.jpg"):
+        Image.fromarray(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(root / name)
+    with Project.create(tmp_path / "p1", root, "cityscapes") as p1:
+        for rec in p1.images():
+            m = rng.choice(np.array([0, 7, 11, 26, 255], np.uint8), size=(20, 30))
+            p1.save_mask(rec.id, m, status="reviewed")
+        assert export_cityscapes(p1, tmp_path / "out").done == 2
+        expected = {r.rel_path: p1.load_mask(r.id) for r in p1.images()}
+    assert (tmp_path / "out/leftImg8bit/train/images/images_000000_000001_leftImg8bit.png").is_file()
+    with Project.create(tmp_path / "p2", root, "cityscapes") as p2:
+        report = import_cityscapes(p2, tmp_path / "out" / "gtFine")
+        assert report.done == 2, report.summary()
+        for r in p2.images():
+            want = expected[r.rel_path].copy()
+            want[want == 255] = 0  # unlabeled is exported as label id 0 'unlabeled'
+            assert np.array_equal(p2.load_mask(r.id), want)
