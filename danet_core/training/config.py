@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,9 +152,14 @@ class TrainConfig:
         """Read a ``.yaml``/``.yml``/``.json`` file (a mapping of TrainConfig keys)."""
         return cls.from_dict(read_config_file(path), source=str(path))
 
-    def with_overrides(self, overrides: dict[str, Any], *, source: str = "command line") -> TrainConfig:
-        """A copy with ``overrides`` applied (``None`` values are skipped: the option was not given)."""
+    def with_overrides(
+        self, overrides: dict[str, Any], *, nulls: Sequence[str] = (), source: str = "command line"
+    ) -> TrainConfig:
+        """A copy with ``overrides`` applied (``None`` values are skipped: the option was not given) and
+        the keys in ``nulls`` set to None explicitly (``--set val_split=null``)."""
         merged = self.to_dict()
+        for key in nulls:
+            merged[key] = None
         for key, value in overrides.items():
             if value is None:
                 continue

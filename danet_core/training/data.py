@@ -49,7 +49,8 @@ class DataBundle:
         return len(self.class_names)
 
 
-def _split_dataset(cfg: TrainConfig, split: str, limit: int | None, *, train: bool) -> SegDataset:
+def build_split(cfg: TrainConfig, split: str, limit: int | None, *, train: bool) -> SegDataset:
+    """One split of a cityscapes/folder dataset (train: with the train preset; else raw for evaluation)."""
     root = Path(cfg.data_root)
     if not root.is_dir():
         raise DatasetError(f"{root}: data_root is not a folder")
@@ -98,7 +99,7 @@ def build_data(cfg: TrainConfig) -> DataBundle:
         from .project_data import build_project_data
 
         return build_project_data(cfg)
-    train = _split_dataset(cfg, cfg.train_split, cfg.train_limit, train=True)
+    train = build_split(cfg, cfg.train_split, cfg.train_limit, train=True)
     val = None
     if cfg.val_split:
         root = Path(cfg.data_root)
@@ -106,7 +107,7 @@ def build_data(cfg: TrainConfig) -> DataBundle:
             (root / "leftImg8bit" / cfg.val_split) if cfg.dataset == "cityscapes" else root / cfg.val_split
         )
         if present.is_dir():
-            val = _split_dataset(cfg, cfg.val_split, cfg.val_limit, train=False)
+            val = build_split(cfg, cfg.val_split, cfg.val_limit, train=False)
         else:
             log.warning("no validation split at %s: training without validation (no best.pt)", present)
     ls = _label_set_for(cfg)

@@ -366,8 +366,10 @@ class _Trainer:
             self.progress(it, self.max_iters, f"iteration {it}/{self.max_iters} loss {self._window.last:.4f}")
         validate = cfg.val_interval > 0 and it % cfg.val_interval == 0 and it < self.max_iters
         if validate and self.data.val is not None:
+            t0 = time.perf_counter()
             self._validate(epoch)
             self._save_last(epoch)
+            self._window.t0 += time.perf_counter() - t0  # throughput counts training time only
         elif cfg.ckpt_interval > 0 and it % cfg.ckpt_interval == 0 and it < self.max_iters:
             self._save_last(epoch)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,17 +37,28 @@ def make_predictor(
     precision: str = "fp32",
     device: str | torch.device = "auto",
 ) -> Any:
-    """A Predictor over an in-memory model (training's val) with the run's normalisation."""
+    """A Predictor over an in-memory model (training's val) with the run's normalisation.
+
+    The Predictor reads normalisation from ``model.meta``; a model under training has none yet, so a
+    :class:`danet_core.checkpoints.ModelMeta` with the run's mean/std is attached first.
+    """
+    from danet_core.checkpoints import ModelMeta
     from danet_core.inference import Predictor
 
-    kwargs: dict[str, Any] = {"device": str(device), "precision": precision, "mode": mode, "flip": flip}
-    if mode == "multiscale":
-        kwargs["scales"] = tuple(scales)
-    if crop is not None:
-        kwargs["crop"] = tuple(crop)
-    if stride is not None:
-        kwargs["stride"] = tuple(stride)
-    return Predictor(model, mean=tuple(mean), std=tuple(std), **kwargs)
+    if getattr(model, "meta", None) is None or tuple(model.meta.mean) != tuple(mean):
+        model.meta = ModelMeta(
+            config=model.config, classes=[], mean=tuple(mean), std=tuple(std), source="training"
+        )
+    return Predictor(
+        model,
+        device=str(device),
+        precision=precision,
+        mode=mode,
+        crop=tuple(crop) if crop is not None else None,
+        stride=tuple(stride) if stride is not None else None,
+        scales=tuple(scales),
+        flip=flip,
+    )
 
 
 def evaluate(
@@ -82,3 +94,75 @@ def evaluate(
     cm.all_reduce()
     log.debug("evaluated %d images in %.1f s", len(indices), time.perf_counter() - t0)
     return cm.compute()
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    *,
+    dataset: str,
+    data_root: str,
+    split: str = "val",
+    label_set: str = "camvid",
+    void_ids: list[int] | None = None,
+    mask_dir_suffix: str = "annot",
+    limit: int | None = None,
+    mode: str = "whole",
+    scales: tuple[float, ...] = (1.0,),
+    flip: bool = False,
+    crop: tuple[int, int] | None = None,
+    stride: tuple[int, int] | None = None,
+    precision: str = "fp32",
+    device: str = "auto",
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> dict[str, Any]:
+    """``danet eval``: load a native checkpoint, score it on one split, return a JSON-able dict.
+
+    The checkpoint's class count must equal the label set's train classes; the per-class IoUs are named
+    by the checkpoint's class names (what the model was trained on).
+    """
+    from danet_core.checkpoints import load_model
+    from danet_core.inference import Predictor
+
+    from .config import TrainConfig
+    from .data import build_split
+
+    cfg = TrainConfig(
+        dataset=dataset, data_root=data_root, label_set=label_set, void_ids=list(void_ids or []),
+        mask_dir_suffix=mask_dir_suffix, val_split=split,
+    )  # fmt: skip
+    ds = build_split(cfg, split, limit, train=False)
+    model = load_model(checkpoint)
+    names = [c["name"] for c in model.meta.classes]
+    if len(names) != ds.num_classes:
+        raise ValueError(
+            f"{checkpoint}: the model predicts {len(names)} classes but the {dataset} label set has "
+            f"{ds.num_classes} train classes; expected the label set the model was trained on"
+        )
+    predictor = Predictor(
+        model,
+        device=device,
+        precision=precision,
+        mode=mode,
+        crop=crop,
+        stride=stride,
+        scales=scales,
+        flip=flip,
+    )
+    t0 = time.perf_counter()
+    metrics = evaluate(predictor, ds, progress=progress, should_stop=should_stop)
+    seconds = time.perf_counter() - t0
+    return {
+        "checkpoint": str(checkpoint),
+        "dataset": dataset,
+        "data_root": str(data_root),
+        "split": split,
+        "images": len(ds),
+        "mode": mode,
+        "scales": list(scales),
+        "flip": flip,
+        "precision": precision,
+        **metrics.to_dict(names),
+        "seconds": round(seconds, 3),
+        "images_per_s": round(len(ds) / max(seconds, 1e-9), 3),
+    }
