@@ -119,7 +119,11 @@ class Project(ModelVersionsMixin):
             raise ProjectError(
                 f"{pdir}: catalog schema {version} is newer than this program ({SCHEMA_VERSION})"
             )
-        ls = resolve_label_set(pdir / LABEL_SET_FILE)
+        try:
+            ls = resolve_label_set(pdir / LABEL_SET_FILE)
+        except ValueError:
+            catalog.close()
+            raise
         root = Path(catalog.get_meta("image_root") or "")
         rel = catalog.get_meta("image_root_rel")
         if not root.is_dir() and rel is not None and (pdir / rel).is_dir():
