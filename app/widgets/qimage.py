@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PySide6.QtGui import QImage
 
@@ -57,12 +58,8 @@ def rgb_to_wrapped(rgb: np.ndarray) -> WrappedImage:
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an RGB uint8 H x W x 3 image; got {rgb.dtype} {rgb.shape}")
-    h, w = rgb.shape[:2]
-    buf = np.empty((h, w, 4), dtype=np.uint8)
-    order = (2, 1, 0) if CHANNEL_ORDER == "bgra" else (0, 1, 2)
-    for dst, src in enumerate(order):
-        buf[..., dst] = rgb[..., src]
-    buf[..., 3] = 255
+    code = cv2.COLOR_RGB2BGRA if CHANNEL_ORDER == "bgra" else cv2.COLOR_RGB2RGBA
+    buf = np.ascontiguousarray(cv2.cvtColor(np.ascontiguousarray(rgb), code))
     return wrap_buffer(buf, opaque=True)
 
 
