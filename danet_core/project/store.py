@@ -47,6 +47,8 @@ from danet_core.project.versions import ModelVersionsMixin
 logger = logging.getLogger(__name__)
 
 LABEL_SET_FILE = "label_set.json"
+# a temp file this old belongs to a killed write (a live one, even a large checkpoint copy, is younger)
+STALE_TEMP_SECONDS = 3600
 
 
 def _now() -> str:
@@ -144,15 +146,25 @@ class Project(ModelVersionsMixin):
         self.close()
 
     def _remove_stale_temp_files(self) -> None:
-        """Temp files of writes that were killed before os.replace (``.<name>.<rand>.tmp``)."""
+        """Temp files of writes that were killed before os.replace (``.<name>.<rand>.tmp``).
+
+        Only files older than :data:`STALE_TEMP_SECONDS`: another process (or thread) sharing the
+        project may be writing one right now, and removing it would make its os.replace fail.
+        """
+        cutoff = time.time() - STALE_TEMP_SECONDS
         for sub in ("masks", "predictions", "models"):
             folder = self.project_dir / sub
             if not folder.is_dir():
                 continue
             with os.scandir(folder) as it:
                 for entry in it:
-                    if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-                        Path(entry.path).unlink(missing_ok=True)
+                    if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                        continue
+                    try:
+                        if entry.stat().st_mtime < cutoff:
+                            Path(entry.path).unlink(missing_ok=True)
+                    except OSError:
+                        pass
 
     # -- images -----------------------------------------------------------------------------------
     def images(
