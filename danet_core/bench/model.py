@@ -1,0 +1,245 @@
+"""PAM and whole-DANet forward time / peak RSS (efficient vs naive PAM), and bf16 vs fp32 speed + agreement.
+
+Every measurement runs in its own subprocess so that ``ru_maxrss`` (peak resident memory) belongs to that
+measurement alone. Times are medians over ``--repeats`` forwards in the same process (the first includes
+one-time kernel set-up). Measurements needing more than 4 GB (the naive PAM at 1024x2048) run under
+``flock /tmp/danet-heavy.lock`` so that two memory-heavy jobs on a shared machine never overlap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+HEAVY_LOCK = "/tmp/danet-heavy.lock"
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected HxW such as 512x1024") from exc
+    return h, w
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", type=_size, nargs="+", default=[(512, 1024), (1024, 2048)])
+    parser.add_argument("--depth", type=int, default=50, choices=(18, 34, 50, 101))
+    parser.add_argument("--num-classes", type=int, default=19)
+    parser.add_argument("--repeats", type=int, default=3, help="forwards per measurement (median reported)")
+    parser.add_argument(
+        "--parts", nargs="+", default=["pam", "model", "bf16"], choices=("pam", "model", "bf16")
+    )
+    parser.add_argument("--impls", nargs="+", default=["efficient", "naive"], choices=("efficient", "naive"))
+    parser.add_argument(
+        "--bf16-size", type=_size, default=(512, 1024), help="input size of the bf16 comparison"
+    )
+    parser.add_argument("--checkpoint", default=None, help="trained checkpoint for the bf16 agreement")
+    parser.add_argument("--image", default=None, help="real image for the bf16 agreement (resized)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda (CUDA adds peak CUDA memory)")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _timed(fn, repeats: int, device: str) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _child_pam(spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from danet_core.models import PAM
+
+    torch.manual_seed(0)
+    h, w = spec["size"]
+    pam = PAM(512, impl=spec["impl"]).eval().to(spec["device"])
+    with torch.no_grad():
+        pam.gamma.fill_(1.0)
+    x = torch.randn(1, 512, (h + 7) // 8, (w + 7) // 8, device=spec["device"])
+    rss0 = _peak_rss_mb()
+    with torch.inference_mode():
+        times = _timed(lambda: pam(x), spec["repeats"], spec["device"])
+    return {"times_s": times, "rss_before_mb": rss0}
+
+
+def _build(spec: dict[str, Any]):
+    import torch
+
+    from danet_core.models import get_model
+
+    torch.manual_seed(0)
+    model = get_model("danet", depth=spec["depth"], num_classes=spec["num_classes"], pam_impl=spec["impl"])
+    return model.eval().to(spec["device"])
+
+
+def _child_model(spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    model = _build(spec)
+    x = torch.randn(1, 3, *spec["size"], device=spec["device"])
+    rss0 = _peak_rss_mb()
+    with torch.inference_mode():
+        times = _timed(lambda: model(x), spec["repeats"], spec["device"])
+    return {"times_s": times, "rss_before_mb": rss0}
+
+
+def _bf16_input(spec: dict[str, Any]):
+    import torch
+    import torch.nn.functional as F
+
+    if spec.get("image"):
+        from danet_core.inference import as_rgb_array
+
+        rgb = torch.from_numpy(as_rgb_array(spec["image"])).permute(2, 0, 1).float()[None] / 255.0
+        rgb = F.interpolate(rgb, size=tuple(spec["size"]), mode="bilinear", align_corners=False)
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+        return ((rgb - mean) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)).to(spec["device"])
+    return torch.randn(1, 3, *spec["size"], generator=torch.Generator().manual_seed(1)).to(spec["device"])
+
+
+def _child_bf16(spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    if spec.get("checkpoint"):
+        from danet_core.checkpoints import load_model
+
+        model = load_model(spec["checkpoint"], device=spec["device"])
+    else:
+        model = _build(spec)
+    x, dev = _bf16_input(spec), torch.device(spec["device"]).type
+    outs: dict[str, Any] = {}
+
+    def run(precision: str):
+        with torch.inference_mode(), torch.autocast(dev, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            outs[precision] = model(x)["out"].float()
+
+    t32 = _timed(lambda: run("fp32"), spec["repeats"], spec["device"])
+    t16 = _timed(lambda: run("bf16"), spec["repeats"], spec["device"])
+    agree = (outs["fp32"].argmax(1) == outs["bf16"].argmax(1)).float().mean().item()
+    return {"fp32_times_s": t32, "bf16_times_s": t16, "argmax_agreement": agree}
+
+
+CHILDREN = {"pam": _child_pam, "model": _child_model, "bf16": _child_bf16}
+
+
+def child_main(spec_json: str) -> None:
+    """Entry point of one measurement subprocess: prints one JSON object."""
+    import torch
+
+    spec = json.loads(spec_json)
+    if spec["device"].startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    result = CHILDREN[spec["kind"]](spec)
+    result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    if spec["device"].startswith("cuda"):
+        result["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    result["threads"] = torch.get_num_threads()
+    print(json.dumps(result))
+
+
+def _needs_lock(spec: dict[str, Any]) -> bool:
+    n = ((spec["size"][0] + 7) // 8) * ((spec["size"][1] + 7) // 8)
+    return spec.get("impl") == "naive" and n * n * 4 > 1e9  # N x N float32 energies + softmax + model
+
+
+def run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one measurement in a fresh Python process; returns its JSON (or an "error" entry)."""
+    cmd = [sys.executable, "-m", "danet_core.bench.model", "--child", json.dumps(spec)]
+    if _needs_lock(spec) and shutil.which("flock"):
+        cmd = ["flock", HEAVY_LOCK, *cmd]
+    log.info("measuring %s", spec)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {**spec, "error": (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in [k for k in result if k.endswith("times_s")]:
+        result[key.replace("times_s", "median_s")] = round(statistics.median(result[key]), 3)
+        result[key] = [round(t, 3) for t in result[key]]
+    return {**spec, **result, "process_wall_s": round(wall, 1)}
+
+
+def _ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for kind in ("pam", "model"):
+        for size in {tuple(r["size"]) for r in rows if r["kind"] == kind}:
+            pick = {
+                r["impl"]: r
+                for r in rows
+                if r["kind"] == kind and tuple(r["size"]) == size and "error" not in r
+            }
+            if {"efficient", "naive"} <= set(pick):
+                e, n = pick["efficient"], pick["naive"]
+                ratio = round(e["median_s"] / n["median_s"], 3)
+                out.append({"kind": kind, "size": list(size), "time_efficient_over_naive": ratio,
+                            "peak_rss_efficient_mb": e["peak_rss_mb"],
+                            "peak_rss_naive_mb": n["peak_rss_mb"]})  # fmt: skip
+    return out
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    base = {
+        "device": args.device,
+        "repeats": args.repeats,
+        "depth": args.depth,
+        "num_classes": args.num_classes,
+    }
+    rows: list[dict[str, Any]] = []
+    for part in ("pam", "model"):
+        if part in args.parts:
+            for size in args.sizes:
+                for impl in args.impls:
+                    rows.append(run_child({**base, "kind": part, "size": list(size), "impl": impl}))
+    if "bf16" in args.parts:
+        spec = {**base, "kind": "bf16", "size": list(args.bf16_size), "impl": "efficient",
+                "checkpoint": args.checkpoint, "image": args.image}  # fmt: skip
+        bf = run_child(spec)
+        if "error" not in bf:
+            bf["bf16_speedup"] = round(bf["fp32_median_s"] / bf["bf16_median_s"], 3)
+        rows.append(bf)
+    return {
+        "benchmark": "model",
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "measurements": rows,
+        "efficient_vs_naive": _ratios(rows),
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        child_main(sys.argv[2])
+    else:
+        sys.exit("usage: python -m danet_core.bench model ... (this module's --child is internal)")
