@@ -77,7 +77,7 @@ class SessionController(QObject):
         self._last_event = time.monotonic()
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
-        self.autosave_timer.timeout.connect(self.save_current)
+        self.autosave_timer.timeout.connect(self.try_save)
         self.thumbnails.thumbnail_ready.connect(image_list.set_thumbnail)
         image_list.thumbnails_needed.connect(self._thumbnails_needed)
         image_list.image_activated.connect(self.open_image)
@@ -155,7 +155,8 @@ class SessionController(QObject):
         """Save the current image, then load ``image_id`` in a worker and show it when decoded."""
         if self.project is None or image_id == self.image_id:
             return
-        self.save_current()
+        if not self.try_save():
+            return  # stay on the image whose edits could not be saved
         self._commit_seconds()
         self._pending_open = image_id
         if self._loader is None:
@@ -266,6 +267,21 @@ class SessionController(QObject):
         log.debug("saved mask of image %d (revision %d)", image_id, revision)
         return True
 
+    def try_save(self, status: ImageStatus | None = None) -> bool:
+        """:meth:`save_current`, reporting a failure (disk full, permissions) instead of raising.
+
+        False when the save failed: the edits stay in the document (still modified) and the autosave
+        timer is restarted, so nothing is lost and the next attempt retries.
+        """
+        try:
+            self.save_current(status)
+        except (OSError, ValueError) as exc:
+            log.exception("saving the mask of image %s failed", self.image_id)
+            self.error.emit(f"Could not save the mask: {exc}", "")
+            self.autosave_timer.start(max(self.settings.autosave_delay_ms, 5000))
+            return False
+        return True
+
     def mark_reviewed_and_next(self) -> None:
         """Save the mask as reviewed and open the next image that is not reviewed yet."""
         if self.image_id is None or self.project is None:
@@ -275,7 +291,8 @@ class SessionController(QObject):
         candidates = ids[pos + 1 :] + ids[: max(pos, 0)]  # wrap around to the top of the list
         if getattr(self.image_list, "order", lambda: "name")() == "uncertainty":
             candidates = [i for i in ids if i != self.image_id]  # review queue: the most uncertain first
-        self.save_current(status=ImageStatus.REVIEWED)
+        if not self.try_save(status=ImageStatus.REVIEWED):
+            return
         statuses = {r.id: str(r.status) for r in self.project.images()}
         nxt = next((i for i in candidates if statuses.get(i) != ImageStatus.REVIEWED.value), None)
         if nxt is None:

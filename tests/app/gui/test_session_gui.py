@@ -157,3 +157,30 @@ def test_uncaught_exception_in_a_slot_goes_to_the_log_and_a_message(qtbot, windo
         restore()
     assert "ZeroDivisionError" in log_path.read_text()
     assert window.isVisible()
+
+
+def test_a_failed_save_keeps_the_edits_and_the_image(qtbot, window, project_dir, messages, monkeypatch):
+    _open(qtbot, window, project_dir)
+    session, canvas = window.controller("session"), window.canvas
+    first = session.image_id
+    real_save = session.project.save_mask
+    disk = {"full": True}
+
+    def save_mask(*args, **kwargs):
+        if disk["full"]:
+            raise OSError(28, "No space left on device")
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(session.project, "save_mask", save_mask)
+    canvas.set_tool("brush")
+    _click(qtbot, canvas, 20, 20)
+    qtbot.waitUntil(lambda: len(messages) > 0, timeout=5000)
+    assert "No space left" in messages[0][0]
+    assert session.document.is_modified  # nothing dropped
+    window.actions_by_name["next"].trigger()  # switching must not discard the unsaved edits
+    assert session.image_id == first and session.document.is_modified
+    disk["full"] = False
+    with qtbot.waitSignal(session.image_opened, timeout=10_000):
+        window.actions_by_name["next"].trigger()
+    with Project.open(project_dir) as p:
+        assert p.load_mask(first)[20, 20] != 255
