@@ -195,6 +195,7 @@ def to_train_config(
         seed=plan.seed,
         device=plan.device,
         num_workers=plan.workers,
-        log_interval=max(1, min(10, iters // 50)),
+        # a CPU iteration takes seconds: log each one so the curves and the ETA move from the start
+        log_interval=1 if plan.device == "cpu" else max(1, min(10, iters // 100)),
         max_time_s=plan.max_time_s,
     ).validate()

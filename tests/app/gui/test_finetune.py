@@ -138,7 +138,7 @@ def test_killed_child_leaves_the_app_usable_and_the_old_model_active(
     with qtbot.waitSignal(ctrl.worker.failed, timeout=30_000):
         os.kill(ctrl.worker.process_id(), signal.SIGKILL)
     assert "killed" in ctrl.panel.result.text()
-    assert any("killed" in m for m, _ in messages)
+    qtbot.waitUntil(lambda: any("killed" in m for m, _ in messages), timeout=5_000)
     session = window.controller("session")
     project = session.project
     assert project.active_model_version().id == 1 and len(project.model_versions()) == 1
