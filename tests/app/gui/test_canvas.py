@@ -326,3 +326,49 @@ def test_accept_prediction_is_undoable_and_sizes_are_checked(qtbot, labels) -> N
         canvas.set_document(AnnotationDocument.empty(9, 10, labels))
     canvas.set_image(np.zeros((5, 5, 3), np.uint8))  # another image: the old document is dropped
     assert canvas.document is None and canvas.undo_stack.count() == 0
+
+
+def test_shift_click_line_and_tool_switch_mid_stroke_keeps_the_stroke(setup) -> None:
+    canvas, doc, _ = setup
+    canvas.set_current_class(5)
+    canvas.set_brush_size(3)
+    first = click(canvas, 10.5, 10.5)
+    second = click(canvas, 50.5, 30.5, Qt.KeyboardModifier.ShiftModifier)
+    assert np.array_equal(doc.mask == 5, expected_stroke(doc.shape, [first, first, second], 3))
+    assert canvas.undo_stack.count() == 2
+    # switching tool while the button is down records the stroke so far as one step
+    QTest.mousePress(
+        canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp(canvas, 70.5, 50.5)
+    )
+    QTest.mouseMove(canvas.viewport(), vp(canvas, 80.5, 50.5))
+    canvas.set_tool("fill")
+    QTest.mouseRelease(
+        canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, vp(canvas, 90.5, 50.5)
+    )
+    assert canvas.undo_stack.count() == 3 and doc.mask[50, 75] == 5 and doc.mask[50, 90] == 255
+
+
+def test_actions_follow_the_canvas_and_controls_stay_in_sync(setup, labels) -> None:
+    from app.widgets.edit_controls import BrushSizeSpin, OpacitySlider
+
+    canvas, doc, actions = setup
+    spin, slider = BrushSizeSpin(canvas), OpacitySlider(canvas)
+    canvas.set_tool("polygon")
+    assert actions["polygon"].isChecked() and not actions["brush"].isChecked()
+    actions["fill"].trigger()
+    assert canvas.tool() == "fill"
+    QTest.keyClick(canvas, Qt.Key.Key_BracketRight)
+    assert spin.value() == canvas.brush_size()
+    spin.setValue(40)
+    assert canvas.brush_size() == 40
+    slider.setValue(80)
+    assert canvas.overlay_opacity() == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="unknown tool"):
+        canvas.set_tool("lasso")
+    # Shift+A accepts the prediction when there is one (and is a no-op without)
+    QTest.keyClick(canvas, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    assert (doc.mask == 255).all() and canvas.undo_stack.count() == 0
+    predicted = AnnotationDocument.empty(H, W, labels, prediction=np.full((H, W), 2, np.uint8))
+    canvas.set_document(predicted)
+    QTest.keyClick(canvas, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    assert (predicted.mask == 2).all() and canvas.undo_stack.count() == 1
