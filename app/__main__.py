@@ -68,7 +68,22 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.path:
         window.open_path(args.path, args.labels)
-    return app.exec()
+    status = app.exec()
+    return _finish(status)
+
+
+def _finish(status: int) -> int:
+    """Wait for background jobs (a forward pass cannot be interrupted midway) before Python tears down
+    the QThreads; a job still running after a minute only reads data, so the process exits anyway."""
+    import os
+
+    from app.workers.base import shutdown_all
+
+    if not shutdown_all(60_000):
+        logging.getLogger(__name__).warning("background jobs still running at exit; leaving without them")
+        logging.shutdown()
+        os._exit(status)
+    return status
 
 
 if __name__ == "__main__":

@@ -399,7 +399,21 @@ class MainWindow(QMainWindow):
     def _qsettings(self) -> QSettings:
         return QSettings("danet-annotator", "danet-annotator")
 
+    def _default_layout(self) -> None:
+        """First start: images on the left; classes over a tab group of the other panels on the right,
+        so the window fits a 1366 x 768 screen."""
+        right = [self.docks[n] for n in ("heatmaps", "model", "cam") if n in self.docks]
+        right += [
+            d for n, d in self.docks.items() if n not in ("images", "classes", "heatmaps", "model", "cam")
+        ]
+        for dock in right[1:]:
+            self.tabifyDockWidget(right[0], dock)
+        if right:
+            right[0].raise_()
+        self.resizeDocks([self.docks["images"], self.docks["classes"]], [280, 300], Qt.Orientation.Horizontal)
+
     def _restore_layout(self) -> None:
+        self._default_layout()
         qs = self._qsettings()
         geometry, state = qs.value("window/geometry"), qs.value("window/state")
         self._layout_restored = bool(geometry is not None and self.restoreGeometry(geometry))

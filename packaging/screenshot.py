@@ -89,7 +89,9 @@ def main() -> int:
     print(f"screenshot {'saved' if ok else 'FAILED'}: {args.out} ({shot.width()}x{shot.height()})")
     session.close_project()
     window.close()
-    return 0 if ok else 1
+    from app.__main__ import _finish
+
+    return _finish(0 if ok else 1)
 
 
 if __name__ == "__main__":
