@@ -77,7 +77,11 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._wire()
         self._restore_layout()
-        self.resize(1400, 900) if not self._layout_restored else None
+        if not self._layout_restored:
+            self.resize(1400, 900)
+        self.statusBar().showMessage(
+            "Open an image folder or a project (Ctrl+O), or a recent one (File ▸ Open recent). F1: shortcuts."
+        )
 
     # -- composition ------------------------------------------------------------------------------
     def add_controller(self, name: str, controller: QObject) -> QObject:
