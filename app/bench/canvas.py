@@ -63,143 +63,164 @@ def _stroke_path(
     return pts
 
 
-def bench_size(w: int, h: int, *, dabs: int, strokes: int, brush: int, seed: int = 0) -> dict:
-    from PySide6.QtCore import QEvent, QObject, QPointF, Qt
-    from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication
+def _summary(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "p95": round(float(np.percentile(values, 95)), 3),
+        "max": round(max(values), 3),
+    }
 
-    from app.model.document import AnnotationDocument
-    from app.widgets.canvas import CanvasView
-    from app.widgets.undo import history_bytes
-    from danet_core.labels import get_label_set
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    rng = np.random.default_rng(seed)
-    mask, mask_source = _start_mask(h, w, rng)
-    rgb = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
-    canvas = CanvasView()
-    canvas.resize(1600, 900)
-    canvas.show()
-    t = time.perf_counter()
-    canvas.set_image(rgb)
-    canvas.set_document(AnnotationDocument(mask, get_label_set("camvid")))
-    load_s = time.perf_counter() - t
-    canvas.set_zoom(1.0)
-    canvas.set_current_class(3)
-    canvas.set_brush_size(brush)
-    app.processEvents()
-    vp = canvas.viewport()
+class _Driver:
+    """Owns an offscreen canvas on one document and feeds it synthetic mouse events."""
 
-    def send(kind, x: float, y: float) -> None:
-        pos = canvas.viewportTransform().map(QPointF(x, y))
+    def __init__(self, w: int, h: int, brush: int, rng: np.random.Generator) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from app.model.document import AnnotationDocument
+        from app.widgets.canvas import CanvasView
+        from danet_core.labels import get_label_set
+
+        self.app = QApplication.instance() or QApplication(sys.argv[:1])
+        self.w, self.h, self.rng = w, h, rng
+        mask, self.mask_source = _start_mask(h, w, rng)
+        rgb = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+        self.canvas = CanvasView()
+        self.canvas.resize(1600, 900)
+        self.canvas.show()
+        t = time.perf_counter()
+        self.canvas.set_image(rgb)
+        self.canvas.set_document(AnnotationDocument(mask, get_label_set("camvid")))
+        self.load_s = time.perf_counter() - t
+        self.canvas.set_zoom(1.0)
+        self.canvas.set_current_class(3)
+        self.canvas.set_brush_size(brush)
+        self.canvas.centerOn(w / 2, h / 2)
+        self.app.processEvents()
+        # paths stay in the visible part of the image: a change off screen needs no repaint
+        seen = self.canvas.mapToScene(self.canvas.viewport().rect()).boundingRect()
+        self.box = (
+            max(seen.left(), 0) + brush,
+            max(seen.top(), 0) + brush,
+            min(seen.right(), w) - brush,
+            min(seen.bottom(), h) - brush,
+        )
+
+    def send(self, kind: str, x: float, y: float) -> None:
+        from PySide6.QtCore import QPointF, Qt
+        from PySide6.QtGui import QMouseEvent
+        from PySide6.QtWidgets import QApplication
+
+        types = {
+            "press": QMouseEvent.Type.MouseButtonPress,
+            "move": QMouseEvent.Type.MouseMove,
+            "release": QMouseEvent.Type.MouseButtonRelease,
+        }
+        vp = self.canvas.viewport()
+        pos = self.canvas.viewportTransform().map(QPointF(x, y))
         left = Qt.MouseButton.LeftButton
-        button = Qt.MouseButton.NoButton if kind == QMouseEvent.Type.MouseMove else left
-        ev = QMouseEvent(kind, pos, vp.mapToGlobal(pos), button, left, Qt.KeyboardModifier.NoModifier)
+        button = Qt.MouseButton.NoButton if kind == "move" else left
+        ev = QMouseEvent(types[kind], pos, vp.mapToGlobal(pos), button, left, Qt.KeyboardModifier.NoModifier)
         QApplication.sendEvent(vp, ev)
 
-    class PaintCounter(QObject):
-        """Counts viewport paint events and the screen area they repaint."""
+    def time_stroke(self, dabs: int) -> dict:
+        """One long stroke; each segment timed from the event to the end of the repaint it causes."""
+        from PySide6.QtCore import QEvent, QObject
 
-        def __init__(self) -> None:
-            super().__init__()
-            self.count, self.area = 0, 0
+        class PaintCounter(QObject):
+            def __init__(self) -> None:
+                super().__init__()
+                self.count, self.area = 0, 0
 
-        def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
-            if event.type() == QEvent.Type.Paint:
-                self.count += 1
-                r = event.region().boundingRect()
-                self.area = r.width() * r.height()
-            return False
+            def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
+                if event.type() == QEvent.Type.Paint:
+                    self.count += 1
+                    r = event.region().boundingRect()
+                    self.area = r.width() * r.height()
+                return False
 
-    counter = PaintCounter()
-    vp.installEventFilter(counter)
+        counter = PaintCounter()
+        vp = self.canvas.viewport()
+        vp.installEventFilter(counter)
+        path = _stroke_path(self.rng, self.box, dabs + 1)
+        self.send("press", *path[0])
+        self.app.processEvents()
+        lat, cpu, areas, screen, missed = [], [], [], [], 0
+        for x, y in path[1:]:
+            painted = counter.count
+            c0, t0 = time.thread_time(), time.perf_counter()
+            self.send("move", x, y)
+            # the repaint is posted, not immediate: spin the event loop until it has been delivered
+            while counter.count == painted and time.perf_counter() - t0 < 0.25:
+                self.app.processEvents()
+            lat.append((time.perf_counter() - t0) * 1000.0)
+            cpu.append((time.thread_time() - c0) * 1000.0)
+            missed += counter.count == painted
+            areas.append(self.canvas.last_render_rect[2] * self.canvas.last_render_rect[3])
+            screen.append(counter.area)
+        self.send("release", *path[-1])
+        self.app.processEvents()
+        vp.removeEventFilter(counter)
+        return {
+            "dab_latency_ms": {"n": len(lat), **_summary(lat), "moves_without_repaint": missed},
+            # CPU time of the GUI thread per dab: wall-clock outliers on a shared machine are mostly
+            # scheduler time slices (multiples of ~4 ms) spent in other processes
+            "dab_cpu_ms": _summary(cpu),
+            "rerendered_px_per_dab": {"median": int(statistics.median(areas)), "image_px": self.w * self.h},
+            "repainted_screen_px_per_dab": {
+                "median": int(statistics.median(screen)),
+                "viewport_px": vp.width() * vp.height(),
+            },
+        }
 
-    # one long stroke, every segment timed: event -> edit -> dirty re-render -> repaint finished.
-    # The path stays in the visible part of the image (a change off screen needs no repaint).
-    canvas.centerOn(w / 2, h / 2)
-    app.processEvents()
-    seen = canvas.mapToScene(vp.rect()).boundingRect()
-    margin = brush
-    box = (
-        max(seen.left(), 0) + margin,
-        max(seen.top(), 0) + margin,
-        min(seen.right(), w) - margin,
-        min(seen.bottom(), h) - margin,
-    )
-    path = _stroke_path(rng, box, dabs + 1)
-    send(QMouseEvent.Type.MouseButtonPress, *path[0])
-    app.processEvents()
-    lat, cpu, areas, screen_areas, missed = [], [], [], [], 0
-    for x, y in path[1:]:
-        painted = counter.count
-        c0 = time.thread_time()
-        t0 = time.perf_counter()
-        send(QMouseEvent.Type.MouseMove, x, y)
-        # the repaint is posted, not immediate: spin the event loop until it has been delivered
-        while counter.count == painted and time.perf_counter() - t0 < 0.25:
-            app.processEvents()
-        lat.append((time.perf_counter() - t0) * 1000.0)
-        cpu.append((time.thread_time() - c0) * 1000.0)
-        missed += counter.count == painted
-        rw, rh = canvas.last_render_rect[2:]
-        areas.append(rw * rh)
-        screen_areas.append(counter.area)
-    send(QMouseEvent.Type.MouseButtonRelease, *path[-1])
-    app.processEvents()
+    def undo_history(self, strokes: int, segments: int = 20) -> dict:
+        """Memory of ``strokes`` undo steps, cycling through the classes so every stroke changes pixels."""
+        from app.widgets.undo import history_bytes
 
-    vp.removeEventFilter(counter)
-    # undo history: `strokes` strokes of 20 segments each, cycling through the classes so that every
-    # stroke changes pixels (painting road over road would record nothing)
-    canvas.undo_stack.clear()
-    i = 0
-    while canvas.undo_stack.count() < strokes:  # a stroke that changes nothing records no step
-        i += 1
-        canvas.set_current_class(i % 11)
-        pts = _stroke_path(rng, box, 21)
-        send(QMouseEvent.Type.MouseButtonPress, *pts[0])
-        for p in pts[1:]:
-            send(QMouseEvent.Type.MouseMove, *p)
-        send(QMouseEvent.Type.MouseButtonRelease, *pts[-1])
-    app.processEvents()
-    hist = history_bytes(canvas.undo_stack)
-    result = {
-        "image": f"{w}x{h}",
-        "start_mask": mask_source,
-        "brush_px": brush,
-        "zoom": 1.0,
-        "set_image_and_document_s": round(load_s, 3),
-        "dab_latency_ms": {
-            "n": len(lat),
-            "median": round(statistics.median(lat), 3),
-            "p95": round(float(np.percentile(lat, 95)), 3),
-            "max": round(max(lat), 3),
-            "moves_without_repaint": missed,
-        },
-        # CPU time of the GUI thread per dab: wall-clock outliers on a shared machine are mostly
-        # scheduler time slices (multiples of ~4 ms) spent in other processes
-        "dab_cpu_ms": {
-            "median": round(statistics.median(cpu), 3),
-            "p95": round(float(np.percentile(cpu, 95)), 3),
-            "max": round(max(cpu), 3),
-        },
-        "rerendered_px_per_dab": {"median": int(statistics.median(areas)), "image_px": w * h},
-        "repainted_screen_px_per_dab": {
-            "median": int(statistics.median(screen_areas)),
-            "viewport_px": vp.width() * vp.height(),
-        },
-        "undo_history": {
-            "steps": canvas.undo_stack.count(),
-            "segments_per_stroke": 20,
+        stack = self.canvas.undo_stack
+        stack.clear()
+        i = 0
+        while stack.count() < strokes:  # a stroke that changes nothing records no step
+            i += 1
+            self.canvas.set_current_class(i % 11)
+            pts = _stroke_path(self.rng, self.box, segments + 1)
+            self.send("press", *pts[0])
+            for p in pts[1:]:
+                self.send("move", *p)
+            self.send("release", *pts[-1])
+        self.app.processEvents()
+        hist = history_bytes(stack)
+        return {
+            "steps": stack.count(),
+            "segments_per_stroke": segments,
             "payload_bytes": hist,
             "payload_mib": round(hist / 2**20, 3),
-            "mean_kib_per_step": round(hist / max(canvas.undo_stack.count(), 1) / 1024, 1),
-            "full_copy_equivalent_mib": round(canvas.undo_stack.count() * 2 * w * h / 2**20, 1),
-        },
-    }
-    canvas.set_document(None)
-    canvas.close()
-    canvas.deleteLater()
-    app.processEvents()
+            "mean_kib_per_step": round(hist / max(stack.count(), 1) / 1024, 1),
+            "full_copy_equivalent_mib": round(stack.count() * 2 * self.w * self.h / 2**20, 1),
+        }
+
+    def close(self) -> None:
+        self.canvas.set_document(None)
+        self.canvas.close()
+        self.canvas.deleteLater()
+        self.app.processEvents()
+
+
+def bench_size(w: int, h: int, *, dabs: int, strokes: int, brush: int, seed: int = 0) -> dict:
+    """All figures for one image size (see the module docstring)."""
+    driver = _Driver(w, h, brush, np.random.default_rng(seed))
+    try:
+        result = {
+            "image": f"{w}x{h}",
+            "start_mask": driver.mask_source,
+            "brush_px": brush,
+            "zoom": 1.0,
+            "set_image_and_document_s": round(driver.load_s, 3),
+            **driver.time_stroke(dabs),
+            "undo_history": driver.undo_history(strokes),
+        }
+    finally:
+        driver.close()
     return result
 
 
