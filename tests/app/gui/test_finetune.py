@@ -79,7 +79,7 @@ def _open(qtbot, window, pdir: Path):
     return ctrl, answers
 
 
-@pytest.mark.slow
+@pytest.mark.timeout(600)  # a child process, training and two evaluations: seconds alone, minutes under load
 def test_fine_tune_runs_in_a_child_and_the_new_model_pre_segments(qtbot, window, finetune_project) -> None:
     ctrl, _ = _open(qtbot, window, finetune_project)
     pre = window.controller("presegment")
@@ -103,7 +103,7 @@ def test_fine_tune_runs_in_a_child_and_the_new_model_pre_segments(qtbot, window,
     # the unreviewed images are pre-segmented again by the new model in the background
     unreviewed = [r.id for r in project.images() if str(r.status) != "reviewed"]
     qtbot.waitUntil(lambda: pre.model_version == 2, timeout=60_000)
-    qtbot.waitUntil(lambda: all(project.record(i).model_version == 2 for i in unreviewed), timeout=120_000)
+    qtbot.waitUntil(lambda: all(project.record(i).model_version == 2 for i in unreviewed), timeout=240_000)
     # rollback to v1 from the versions table
     with qtbot.waitSignal(ctrl.model_activated, timeout=10_000):
         panel.versions.select_version(1)
@@ -112,13 +112,17 @@ def test_fine_tune_runs_in_a_child_and_the_new_model_pre_segments(qtbot, window,
     qtbot.waitUntil(lambda: pre.model_version == 1, timeout=60_000)
 
 
-@pytest.mark.slow
+@pytest.mark.timeout(600)  # a child process, training and two evaluations: seconds alone, minutes under load
 def test_cancel_stops_cleanly_and_keeps_the_checkpoint(qtbot, window, finetune_project) -> None:
     ctrl, _ = _open(qtbot, window, finetune_project)
     _fast_settings(ctrl.panel, iters=5000)
     assert ctrl.start()
-    qtbot.waitUntil(lambda: ctrl.panel.curves.point_counts().get("loss", 0) >= 1, timeout=120_000)
-    with qtbot.waitSignal(ctrl.run_finished, timeout=120_000) as blocker:
+    qtbot.waitUntil(lambda: ctrl.panel.curves.point_counts().get("loss", 0) >= 1, timeout=240_000)
+    session = window.controller("session")
+    with qtbot.waitSignal(session.image_opened, timeout=30_000):
+        session.open_image(session.project.images()[-1].id)  # editing goes on while the child trains
+    assert ctrl.is_running()
+    with qtbot.waitSignal(ctrl.run_finished, timeout=240_000) as blocker:
         ctrl.panel.cancel_button.click()
     outcome = blocker.args[0]
     assert outcome.status == "stopped" and outcome.last_checkpoint is not None
@@ -127,14 +131,14 @@ def test_cancel_stops_cleanly_and_keeps_the_checkpoint(qtbot, window, finetune_p
     assert ctrl.panel.resume_button.isEnabled() and ctrl.panel.start_button.isEnabled()
 
 
-@pytest.mark.slow
+@pytest.mark.timeout(600)  # a child process, training and two evaluations: seconds alone, minutes under load
 def test_killed_child_leaves_the_app_usable_and_the_old_model_active(
     qtbot, window, finetune_project, messages
 ) -> None:
     ctrl, _ = _open(qtbot, window, finetune_project)
     _fast_settings(ctrl.panel, iters=5000)
     assert ctrl.start()
-    qtbot.waitUntil(lambda: ctrl.panel.curves.point_counts().get("loss", 0) >= 1, timeout=120_000)
+    qtbot.waitUntil(lambda: ctrl.panel.curves.point_counts().get("loss", 0) >= 1, timeout=240_000)
     with qtbot.waitSignal(ctrl.worker.failed, timeout=30_000):
         os.kill(ctrl.worker.process_id(), signal.SIGKILL)
     assert "killed" in ctrl.panel.result.text()
@@ -180,3 +184,12 @@ def test_review_queue_next_follows_uncertainty(qtbot, window, project_dir) -> No
         window.actions_by_name["reviewed_next"].trigger()
     assert session.image_id == expected[0]
     assert panel.visible_ids()[-1] == recs[0].id  # reviewed images sink to the end of the queue
+
+
+def test_a_label_set_change_since_the_model_is_named(tiny_checkpoint) -> None:
+    from app.controllers.finetune import _label_set_change
+    from danet_core.labels import get_label_set
+
+    assert _label_set_change(tiny_checkpoint, get_label_set("camvid")) == ""
+    text = _label_set_change(tiny_checkpoint, get_label_set("voc"))
+    assert "added: " in text and "removed: Sky" in text
