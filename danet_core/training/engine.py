@@ -32,11 +32,11 @@ from danet_core.jobs import Cancelled, ProgressFn, StopFn
 
 from .config import TrainConfig
 from .data import DataBundle, batches_per_epoch, build_data, make_loader, make_sampler, verify_dataset
-from .distributed import DistInfo, all_reduce_mean, cleanup_distributed, init_distributed
+from .distributed import DistInfo, cleanup_distributed, init_distributed
 from .evaluation import evaluate, make_predictor
 from .losses import SegLoss
 from .optim import build_optimizer, build_scheduler
-from .rundir import RunDir
+from .rundir import LossWindow, RunDir
 from .state import (
     ResumeError,
     build_fresh_model,
@@ -207,6 +207,8 @@ class _Trainer:
             else build_fresh_model(cfg, k)
         )
         if cfg.sync_bn and self.info.distributed:
+            if self.device.type != "cuda":
+                raise ValueError("sync_bn=true needs CUDA devices (SyncBatchNorm has no CPU kernel)")
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model.to(self.device)
         if cfg.channels_last:
@@ -263,8 +265,9 @@ class _Trainer:
     # ------------------------------------------------------------------ loop
     def _loop(self) -> TrainResult:
         sampler = make_sampler(self.data.train, self.cfg, self.info)
+        self.t_start = time.monotonic()  # max_time_s counts training (and its validations), not set-up
         status, reason = "completed", "max_iters"
-        self._window = _Window()
+        self._window = LossWindow()
         try:
             while self.iteration < self.max_iters and reason == "max_iters":
                 epoch, skip = divmod(self.iteration, self.bpe)
@@ -526,28 +529,3 @@ class _Trainer:
         if message:
             rec["message"] = message
         self.run_dir.log(rec)
-
-
-class _Window:
-    """Loss terms and throughput averaged over one logging interval."""
-
-    def __init__(self) -> None:
-        self._reset()
-        self.last = float("nan")
-
-    def _reset(self) -> None:
-        self.count, self.images, self.sums, self.t0 = 0, 0, {}, time.perf_counter()
-
-    def add(self, loss: torch.Tensor, terms: dict[str, torch.Tensor], images: int) -> None:
-        self.last = float(loss)
-        self.count += 1
-        self.images += images
-        for k, v in {"loss": loss, **{f"loss_{n}": t for n, t in terms.items()}}.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(all_reduce_mean(v))
-
-    def flush(self) -> dict[str, Any]:
-        dt = max(1e-9, time.perf_counter() - self.t0)
-        rec: dict[str, Any] = {k: v / max(1, self.count) for k, v in self.sums.items()}
-        rec["images_per_s"] = round(self.images / dt, 3)
-        self._reset()
-        return rec

@@ -131,7 +131,13 @@ def evaluate_checkpoint(
         dataset=dataset, data_root=data_root, label_set=label_set, void_ids=list(void_ids or []),
         mask_dir_suffix=mask_dir_suffix, val_split=split,
     )  # fmt: skip
-    ds = build_split(cfg, split, limit, train=False)
+    if dataset == "project":
+        from .project_data import project_split
+
+        ds = project_split(cfg, split)
+        ds.items = ds.items if limit is None else ds.items[:limit]
+    else:
+        ds = build_split(cfg, split, limit, train=False)
     model = load_model(checkpoint)
     names = [c["name"] for c in model.meta.classes]
     if len(names) != ds.num_classes:

@@ -21,7 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from danet_core.io import atomic_write_bytes
+
+from .distributed import all_reduce_mean
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +121,28 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
             if line:
                 records.append(json.loads(line))
     return records
+
+
+class LossWindow:
+    """Loss terms and throughput averaged over one logging interval."""
+
+    def __init__(self) -> None:
+        self._reset()
+        self.last = float("nan")
+
+    def _reset(self) -> None:
+        self.count, self.images, self.sums, self.t0 = 0, 0, {}, time.perf_counter()
+
+    def add(self, loss: torch.Tensor, terms: dict[str, torch.Tensor], images: int) -> None:
+        self.last = float(loss)
+        self.count += 1
+        self.images += images
+        for k, v in {"loss": loss, **{f"loss_{n}": t for n, t in terms.items()}}.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(all_reduce_mean(v))
+
+    def flush(self) -> dict[str, Any]:
+        dt = max(1e-9, time.perf_counter() - self.t0)
+        rec: dict[str, Any] = {k: v / max(1, self.count) for k, v in self.sums.items()}
+        rec["images_per_s"] = round(self.images / dt, 3)
+        self._reset()
+        return rec
