@@ -143,7 +143,7 @@ def load_mask_png(path: str | os.PathLike[str]) -> np.ndarray:
             img.load()
             if img.mode not in ("L", "P", "I;16", "I"):
                 raise ImageReadError(f"{p}: mask has mode {img.mode}; expected an 8-bit index PNG")
-            arr = np.asarray(img)
+            arr = np.array(img)  # a writable copy: callers edit masks in place
     except FileNotFoundError as exc:
         raise ImageReadError(f"{p}: no such mask file") from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
