@@ -167,10 +167,18 @@ class SessionController(QObject):
             load_bundle, self.project, image_id, self.cache, callbacks=False, name="open image"
         )
         worker.finished.connect(self._show_bundle)
-        worker.failed.connect(self.error)
+        worker.failed.connect(lambda msg, tb, i=image_id: self._load_failed(i, msg, tb))
         worker.done.connect(self._load_done)
         self._loader = worker
         worker.start()
+
+    def _load_failed(self, image_id: int, message: str, details: str) -> None:
+        """Report once and stay on the current image (no retry loop on a broken file)."""
+        if self._pending_open == image_id:
+            self._pending_open = None
+            if self.image_id is not None:
+                self.image_list.set_current(self.image_id)
+        self.error.emit(message, details)
 
     def _load_done(self) -> None:
         self._loader = None

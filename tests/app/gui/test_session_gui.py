@@ -133,12 +133,16 @@ def test_a_failing_worker_is_reported_and_the_app_keeps_running(
     _open(qtbot, window, project_dir)
     session = window.controller("session")
     ids = window.image_list.visible_ids()
-    broken = camvid_small / window.image_list.model.record(ids[1]).rel_path
+    broken = camvid_small / window.image_list.model.record(ids[3]).rel_path
     broken.write_bytes(b"not a png")
-    session.open_image(ids[1])
+    session.cache.clear()  # prefetch may have decoded it before it broke
+    session.open_image(ids[3])
     qtbot.waitUntil(lambda: any(broken.name in m for m, _ in messages), timeout=30_000)
     message, details = next((m, d) for m, d in messages if broken.name in m)
     assert "cannot read image" in message and "Traceback" in details
+    assert session.image_id == ids[0]  # still on the image that was open
+    qtbot.waitUntil(lambda: session._loader is None, timeout=10_000)  # no retry of the broken file
+    assert sum(broken.name in m for m, _ in messages) == 1
     with qtbot.waitSignal(session.image_opened, timeout=10_000):
         session.open_image(ids[2])
     assert session.image_id == ids[2]
