@@ -13,7 +13,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from app.model.colormap import apply_colormap
+from app.model.render import colormap
 from app.widgets.heatmap_panel import legend_pixmap
 
 
@@ -88,7 +88,8 @@ class CamView(QWidget):
             if m.ndim != 2 or m.shape[0] != m.shape[1]:
                 raise ValueError(f"channel attention matrix of shape {m.shape}; expected C x C")
             peak = float(m.max()) if m.size else 0.0
-            rgb = np.ascontiguousarray(apply_colormap(m / peak if peak > 0 else m, self.cmap))
+            scaled = np.clip((m / peak if peak > 0 else m) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+            rgb = np.ascontiguousarray(colormap(self.cmap)[scaled])
             c = m.shape[0]
             self.matrix = m
             self.image = QImage(rgb.data, c, c, 3 * c, QImage.Format.Format_RGB888).copy()

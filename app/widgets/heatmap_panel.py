@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.colormap import colormap_lut
+from app.model.render import legend_gradient
 
 # kind -> (menu label, legend low text, legend high text, explanation)
 HEATMAP_KINDS: dict[str, tuple[str, str, str, str]] = {
@@ -57,9 +57,7 @@ HEATMAP_KINDS: dict[str, tuple[str, str, str, str]] = {
 
 def legend_pixmap(cmap: str, width: int = 220, height: int = 14) -> QPixmap:
     """A horizontal gradient bar of ``cmap`` (left = 0, right = 1)."""
-    lut = colormap_lut(cmap)
-    idx = np.linspace(0, 255, width).astype(np.int64)
-    row = lut[idx]
+    row = legend_gradient(cmap, width)  # the canvas' own table: the legend shows what it paints
     rgb = np.ascontiguousarray(np.repeat(row[None, :, :], height, axis=0))
     img = QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
     return QPixmap.fromImage(img)
