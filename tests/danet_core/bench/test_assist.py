@@ -78,3 +78,25 @@ def test_rounds_and_summary(tmp_path) -> None:
     png = tmp_path / "loop.png"
     plot_summary(s, png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_bench_runs_end_to_end_on_real_camvid(tmp_path, camvid_root) -> None:
+    """The whole loop at toy size: one round of two images, a few seconds of fine-tuning, two held out."""
+    import argparse
+
+    from danet_core.bench import assist
+
+    parser = argparse.ArgumentParser()
+    assist.add_arguments(parser)
+    args = parser.parse_args(
+        ["--data", str(camvid_root), "--rounds", "2", "--per-round", "2", "--batch", "2", "--budget-s", "5",
+         "--heldout", "2", "--scale", "0.25", "--crop", "64", "--work-dir", str(tmp_path / "w")]
+    )  # fmt: skip
+    out = assist.run(args)
+    assert [r["images"] for r in out["rounds"]] == [2, 2]
+    assert [r["corrected_total"] for r in out["rounds"]] == [2, 4]
+    assert all(r["finetune_iters"] >= 1 for r in out["rounds"])
+    assert 0.0 <= out["rounds"][0]["share_to_correct"] <= 1.0
+    assert (tmp_path / "w" / "assist_loop.png").is_file()
+    assert len(list((tmp_path / "w" / "data" / "trainannot").glob("*.png"))) == 4
