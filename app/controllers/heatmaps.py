@@ -120,8 +120,8 @@ class HeatmapController(QObject):
         if full is not None and getattr(full, kind, None) is not None:
             values = full.entropy if kind == "entropy" else 1.0 - full.margin
             self._show(np.clip(values, 0.0, 1.0))
-        elif not self.presegment.has_model():
-            self._show(None, self._no_prediction_text())
+        elif not self.presegment.has_model() or self.presegment.needs_prediction(image_id):
+            self._show(None, self._no_prediction_text())  # the queue's result will bring the maps
         else:
             self._show(None, f"Computing the {kind} map …")
             self._start("full", _full_prediction, self._full_done, callbacks=True)
