@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import time
 from datetime import datetime
@@ -175,77 +176,76 @@ def _heldout_confusion(predictor, heldout: list[tuple[np.ndarray, np.ndarray]]) 
     return conf
 
 
+def _correct_round(predictor, root: Path, names: list[str], scale: float, data_dir: Path) -> list:
+    """Pre-segment ``names``, charge the corrections, and add the corrected masks to the training set."""
+    corrections = []
+    for name in names:
+        image, truth = _load_pair(root, "train", name, scale)
+        pred = predictor.predict(image).label
+        corrections.append(count_corrections(pred, truth))
+        atomic_save_png(data_dir / "train" / name, image)
+        atomic_save_png(data_dir / "trainannot" / name, apply_corrections(pred, truth))
+    return corrections
+
+
+def _settings(args: argparse.Namespace, heldout: int) -> dict:
+    keys = ("rounds", "per_round", "budget_s", "scale", "depth", "crop", "batch", "lr", "seed")
+    return {
+        "data": str(args.data),
+        **{k: getattr(args, k) for k in keys},
+        "heldout_images": heldout,
+        "threads": torch.get_num_threads(),
+    }
+
+
 def run(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
+    load_start = os.getloadavg()[0]
     root = Path(args.data)
     stream = _names(root, "train")
-    random.Random(args.seed).shuffle(stream)
+    random.Random(args.seed).shuffle(stream)  # the folder is sorted by video sequence
     batches = round_batches(len(stream), args.rounds, args.per_round)
-    val_names = _names(root, "val")[: max(1, args.heldout)]
     work = args.work_dir or REPO_ROOT / "runs" / f"assist-{datetime.now():%Y%m%d-%H%M%S}"
     data_dir = work / "data"
-    (data_dir / "train").mkdir(parents=True, exist_ok=True)
-    (data_dir / "trainannot").mkdir(parents=True, exist_ok=True)
+    for sub in ("train", "trainannot"):
+        (data_dir / sub).mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    heldout = [_load_pair(root, "val", n, args.scale) for n in val_names]
+    heldout = [_load_pair(root, "val", n, args.scale) for n in _names(root, "val")[: max(1, args.heldout)]]
     checkpoint = work / "round-init.pt"
     _initial_checkpoint(checkpoint, args.depth, args.seed)
     baseline, _ = mean_iou(_heldout_confusion(_predictor(checkpoint), heldout))
     log.info("initial model: held-out mIoU %.3f", baseline)
     records = []
-    corrected = 0
     for r, batch in enumerate(batches):
-        predictor = _predictor(checkpoint)
-        corrections = []
-        for i in batch:
-            image, truth = _load_pair(root, "train", stream[i], args.scale)
-            pred = predictor.predict(image).label
-            corrections.append(count_corrections(pred, truth))
-            atomic_save_png(data_dir / "train" / stream[i], image)
-            atomic_save_png(data_dir / "trainannot" / stream[i], apply_corrections(pred, truth))
-        corrected += len(batch)
+        corrections = _correct_round(
+            _predictor(checkpoint), root, [stream[i] for i in batch], args.scale, data_dir
+        )
         checkpoint, seconds, iters = _finetune(args, data_dir, work / f"round-{r}", checkpoint)
         conf = _heldout_confusion(_predictor(checkpoint), heldout)
         rec = make_round(
-            r, corrections, corrected, finetune_s=seconds, finetune_iters=iters, heldout_confusion=conf
+            r, corrections, batch.stop, finetune_s=seconds, finetune_iters=iters, heldout_confusion=conf
         )
         log.info(
             "round %d: %.1f%% of pixels to correct, fine-tune %.0f s / %d it, held-out mIoU %.3f",
-            r,
-            100 * rec.share_to_correct,
-            seconds,
-            iters,
-            rec.heldout_miou,
-        )
+            r, 100 * rec.share_to_correct, seconds, iters, rec.heldout_miou,
+        )  # fmt: skip
         records.append(rec)
     summary = summarise(records, baseline)
     plot = args.plot or work / "assist_loop.png"
-    plot_summary(
-        summary,
-        plot,
-        title=f"CamVid assist loop: DANet-R{args.depth}, {args.per_round} images/round, "
-        f"{args.budget_s:.0f} s fine-tune/round, scale {args.scale}",
+    title = (
+        f"CamVid assist loop: DANet-R{args.depth}, {args.per_round} images/round, "
+        f"{args.budget_s:.0f} s fine-tune/round, scale {args.scale}"
     )
+    plot_summary(summary, plot, title=title)
     summary.update(
         {
-            "settings": {
-                "data": str(root),
-                "rounds": args.rounds,
-                "per_round": args.per_round,
-                "budget_s": args.budget_s,
-                "scale": args.scale,
-                "heldout_images": len(heldout),
-                "depth": args.depth,
-                "crop": args.crop,
-                "batch": args.batch,
-                "lr": args.lr,
-                "seed": args.seed,
-                "threads": torch.get_num_threads(),
-            },
+            "settings": _settings(args, len(heldout)),
             "plot": str(plot),
             "work_dir": str(work),
             "wall_s": time.perf_counter() - t_start,
+            # the fine-tune budget is wall-clock time: on a shared machine fewer iterations fit in it
+            "load_avg_1min": {"start": load_start, "end": os.getloadavg()[0]},
         }
     )
     return summary
