@@ -104,8 +104,8 @@ class FinetuneController(QObject):
         reviewed = project.images(status="reviewed")
         active = project.active_model_version()
         depth = None
-        if active is not None:
-            depth = _active_depth(active.path)
+        if active is not None:  # versions made here record their plan: no checkpoint read on the GUI thread
+            depth = (active.metrics.get("plan") or {}).get("depth") or _active_depth(active.path)
         sides = [min(r.width, r.height) for r in reviewed if r.width and r.height]
         base = default_plan(
             len(reviewed),
