@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.model.session import RecentProjects, default_project_dir
+from app.model.session import AppSettings, RecentProjects, default_project_dir
 from danet_core.project import ImageStatus, Project
 
 pytestmark = pytest.mark.gui
@@ -150,3 +150,17 @@ def test_load_model_file_with_a_broken_checkpoint_says_so(qtbot, window, project
     qtbot.waitUntil(lambda: len(messages) > 0, timeout=20_000)
     assert "bad.pt" in messages[0][0]
     assert pre.predictor is None and "No model" in window.model_label.text()
+
+
+def test_settings_rebuild_the_predictor_with_window_and_precision(qtbot, window, project_with_model):
+    from app.model.session import load_settings
+
+    session, pre = window.controller("session"), window.controller("presegment")
+    with qtbot.waitSignal(pre.prediction_ready, timeout=60_000):
+        session.open_project(project_with_model)
+    new = AppSettings(precision="bf16", mode="slide", crop=128, stride=96, autosave_delay_ms=300, prefetch=1)
+    window.apply_settings(new)
+    qtbot.waitUntil(lambda: pre.predictor is not None and pre.predictor.whole.mode == "slide", timeout=60_000)
+    assert pre.predictor.whole.precision == "bf16" and pre.predictor.whole.crop == (128, 128)
+    assert load_settings().mode == "slide"  # remembered
+    assert pre.model_version is not None and "Model version" in window.model_label.text()
