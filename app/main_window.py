@@ -414,6 +414,7 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(right[0], dock)
         if right:
             right[0].raise_()
+            self.resizeDocks([self.docks["classes"], right[0]], [460, 260], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["images"], self.docks["classes"]], [280, 300], Qt.Orientation.Horizontal)
 
     def _restore_layout(self) -> None:

@@ -68,7 +68,7 @@ def main() -> int:
     session.open_image(target)
     _wait(app, lambda: session.image_id == target and session.confidence is not None)
     window.heatmap_panel.set_kind(args.heatmap)
-    window.heatmap_panel.opacity.setValue(55)
+    window.heatmap_panel.opacity.setValue(40)  # the class overlay stays visible underneath
     window.image_list.set_current(target)
     _wait(app, lambda: all(window.image_list.model.has_thumbnail(i) for i in window.image_list.visible_ids()))
     # a cursor position over the road fills the status bar (position, class, confidence)

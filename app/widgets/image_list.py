@@ -233,12 +233,12 @@ class ImageListPanel(QWidget):
         self.view.setSelectionMode(QListView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QListView.EditTrigger.NoEditTriggers)
         top = QHBoxLayout()
-        top.addWidget(self.filter_combo)
-        top.addWidget(self.order_combo)
-        top.addWidget(self.search, 1)
+        top.addWidget(self.filter_combo, 1)
+        top.addWidget(self.order_combo, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
+        layout.addWidget(self.search)  # own row: readable in a narrow dock
         layout.addWidget(self.view, 1)
         self.filter_combo.currentIndexChanged.connect(self._filter_changed)
         self.order_combo.currentIndexChanged.connect(
