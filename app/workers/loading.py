@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,26 +40,36 @@ class ImageBundle:
     model_version: int | None
 
 
+def _nbytes(value: Any) -> int:
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    return sum(_nbytes(v) for v in value) if isinstance(value, tuple) else 0
+
+
 class ImageCache:
-    """Thread-safe LRU of decoded RGB images by image id (bounded by total bytes)."""
+    """Thread-safe LRU of decoded arrays (bounded by total bytes).
+
+    Keys: ``("rgb", id)`` for images and ``("pred", id, mtime_ns, size)`` for cached predictions, so a
+    prediction file rewritten by a newer model is never served stale.
+    """
 
     def __init__(self, max_bytes: int = 600_000_000) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, image_id: int) -> np.ndarray | None:
+    def get(self, key: Hashable) -> Any | None:
         with self._lock:
-            rgb = self._items.get(image_id)
-            if rgb is not None:
-                self._items.move_to_end(image_id)
-            return rgb
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
 
-    def put(self, image_id: int, rgb: np.ndarray) -> None:
+    def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
-            self._items[image_id] = rgb
-            self._items.move_to_end(image_id)
-            while len(self._items) > 1 and sum(a.nbytes for a in self._items.values()) > self.max_bytes:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > 1 and sum(_nbytes(v) for v in self._items.values()) > self.max_bytes:
                 self._items.popitem(last=False)
 
     def clear(self) -> None:
@@ -65,32 +77,57 @@ class ImageCache:
             self._items.clear()
 
 
-def load_bundle(project: Any, image_id: int, cache: ImageCache | None = None) -> ImageBundle:
-    """Decode image ``image_id`` (or take it from ``cache``), read its mask and cached prediction."""
-    rgb = cache.get(image_id) if cache is not None else None
+def _image(project: Any, image_id: int, cache: ImageCache | None) -> np.ndarray:
+    rgb = cache.get(("rgb", image_id)) if cache is not None else None
     if rgb is None:
         rgb = load_image(project.image_path(image_id))
         if cache is not None:
-            cache.put(image_id, rgb)
-    record = project.record(image_id)
-    return ImageBundle(
-        image_id=image_id,
-        rgb=rgb,
-        mask=project.load_mask(image_id),
-        prediction=project.load_prediction(image_id),
-        model_version=record.model_version,
-    )
+            cache.put(("rgb", image_id), rgb)
+    return rgb
+
+
+def _prediction(
+    project: Any, image_id: int, cache: ImageCache | None
+) -> tuple[np.ndarray, np.ndarray] | None:
+    try:
+        st = project.prediction_path(image_id).stat()
+    except FileNotFoundError:
+        return None
+    key = ("pred", image_id, st.st_mtime_ns, st.st_size)
+    hit = cache.get(key) if cache is not None else None
+    if hit is None:
+        hit = project.load_prediction(image_id)
+        if hit is not None and cache is not None:
+            cache.put(key, hit)
+    return hit
+
+
+def load_bundle(project: Any, image_id: int, cache: ImageCache | None = None) -> ImageBundle:
+    """Decode image ``image_id`` and its cached prediction in parallel (or take them from ``cache``)
+    and read its mask. PNG inflation releases the GIL, so the two decodes overlap."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        prediction = pool.submit(_prediction, project, image_id, cache)
+        rgb = _image(project, image_id, cache)
+        mask = project.load_mask(image_id)
+        record = project.record(image_id)
+        return ImageBundle(
+            image_id=image_id,
+            rgb=rgb,
+            mask=mask,
+            prediction=prediction.result(),
+            model_version=record.model_version,
+        )
 
 
 def warm_cache(project: Any, image_ids: list[int], cache: ImageCache, *, progress=None, should_stop=None):
-    """Decode the next images into ``cache`` ahead of time (prefetch)."""
+    """Decode the next images and their predictions into ``cache`` ahead of time (prefetch)."""
     for n, i in enumerate(image_ids):
         check_stop(should_stop)
-        if cache.get(i) is None:
-            try:
-                cache.put(i, load_image(project.image_path(i)))
-            except ValueError as exc:  # a broken file is reported when the user opens it
-                log.info("prefetch skipped image %d: %s", i, exc)
+        try:
+            _image(project, i, cache)
+            _prediction(project, i, cache)
+        except ValueError as exc:  # a broken file is reported when the user opens it
+            log.info("prefetch skipped image %d: %s", i, exc)
         if progress is not None:
             progress(n + 1, len(image_ids), "")
 
