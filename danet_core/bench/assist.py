@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=float, default=0.5, help="image downscale for the whole loop (0.5)")
     parser.add_argument("--heldout", type=int, default=101, help="val images scored each round (default all)")
     parser.add_argument("--depth", type=int, default=18, help="DANet ResNet depth (default 18)")
-    parser.add_argument("--crop", type=int, default=160, help="training crop side at the loop's scale")
+    parser.add_argument("--crop", type=int, default=128, help="training crop side at the loop's scale")
     parser.add_argument("--batch", type=int, default=4, help="training batch size")
     parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (poly over a long horizon)")
     parser.add_argument("--seed", type=int, default=0)
