@@ -30,7 +30,7 @@ class _Chart(QChartView):
         chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         super().__init__(chart, parent)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setMinimumHeight(160)
+        self.setMinimumHeight(200)
         self.x_axis = QValueAxis()
         self.x_axis.setTitleText("iteration")
         self.x_axis.setLabelFormat("%d")
@@ -72,11 +72,14 @@ class TrainingCurves(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.loss_chart = _Chart("Training loss", "loss")
-        self.miou_chart = _Chart("Validation mIoU", "mIoU")
+        self.miou_chart = _Chart("Validation mIoU (held-out reviewed images)", "mIoU")
+        self.miou_chart.y_axis.setLabelFormat("%.2f")
+        self.miou_chart.x_axis.setTitleVisible(False)  # the loss chart above names the shared axis
+        self.miou_chart.chart().legend().setVisible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.loss_chart, 2)
-        layout.addWidget(self.miou_chart, 1)
+        layout.addWidget(self.loss_chart, 3)
+        layout.addWidget(self.miou_chart, 2)
 
     def add_record(self, record: dict) -> None:
         x = _number(record.get("iter"))
