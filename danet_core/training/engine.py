@@ -41,7 +41,7 @@ from .state import (
     ResumeError,
     build_fresh_model,
     build_from_checkpoint,
-    check_same_architecture,
+    load_train_state,
     rng_state,
     set_rng_state,
     unwrap,
@@ -239,17 +239,7 @@ class _Trainer:
         self.criterion = SegLoss(cfg.loss_weights, class_weights=cfg.class_weights).to(self.device)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
-        from .state import checkpoint_weights
-
-        check_same_architecture(ckpt, self.resume_path, unwrap(self.model))
-        st = ckpt["train_state"]
-        try:
-            self.model.load_state_dict(checkpoint_weights(ckpt, self.resume_path))
-            self.optimizer.load_state_dict(st["optimizer"])
-            self.scheduler.load_state_dict(st["scheduler"])
-            self.scaler.load_state_dict(st["scaler"])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            raise ResumeError(f"{self.resume_path}: cannot restore the training state ({exc})") from exc
+        st = load_train_state(ckpt, self.resume_path, self.model, self.optimizer, self.scheduler, self.scaler)
         self.iteration = int(st["iteration"])
         self.best_miou = -math.inf if st.get("best_miou") is None else float(st["best_miou"])
         self.best_metrics = dict(st.get("best_metrics") or {})

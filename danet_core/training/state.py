@@ -133,5 +133,21 @@ def check_same_architecture(ckpt: dict[str, Any], path: str | Path, model: nn.Mo
         )
 
 
+def load_train_state(
+    ckpt: dict[str, Any], path: str | Path, model: nn.Module, optimizer: Any, scheduler: Any, scaler: Any
+) -> dict[str, Any]:
+    """Put a checkpoint's weights and optimiser/scheduler/scaler states back; returns its train_state."""
+    check_same_architecture(ckpt, path, unwrap(model))
+    st = ckpt["train_state"]
+    try:
+        model.load_state_dict(checkpoint_weights(ckpt, path))
+        optimizer.load_state_dict(st["optimizer"])
+        scheduler.load_state_dict(st["scheduler"])
+        scaler.load_state_dict(st["scaler"])
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise ResumeError(f"{path}: cannot restore the training state ({exc})") from exc
+    return st
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     return model.module if hasattr(model, "module") else model
