@@ -62,7 +62,8 @@ def build_project_data(cfg: TrainConfig):
         raise DatasetError(f"{cfg.data_root}: reviewed image {missing[0]} has no saved mask")
     if not by_rel:
         raise DatasetError(f"{cfg.data_root}: the project has no reviewed images; review some images first")
-    train_rel, val_rel = split_reviewed(list(by_rel), cfg.val_fraction)
+    # val_split=None: every reviewed image trains (the app does this below a handful of images)
+    train_rel, val_rel = split_reviewed(list(by_rel), cfg.val_fraction if cfg.val_split else 0.0)
     lut, valid = ls.training_lut(), ls.valid_index_mask()
     names = [c.name for c in ls.train_classes()]
     colors = [tuple(c.color) for c in ls.train_classes()]

@@ -48,7 +48,9 @@ def _project(tmp_path: Path, n: int = 8) -> Path:
 
 def test_project_dataset_reads_only_reviewed_masks_and_trains(tmp_path: Path) -> None:
     pdir = _project(tmp_path)
-    cfg = tiny_config(pdir, tmp_path / "run", dataset="project", val_fraction=0.3, max_iters=2)
+    cfg = tiny_config(
+        pdir, tmp_path / "run", dataset="project", val_split="val", val_fraction=0.3, max_iters=2
+    )
     data = build_data(cfg)
     keys = sorted(it.key for it in data.train.items) + sorted(it.key for it in data.val.items)
     assert sorted(keys) == [f"im{i}.png" for i in range(6)]
@@ -57,6 +59,8 @@ def test_project_dataset_reads_only_reviewed_masks_and_trains(tmp_path: Path) ->
     assert (target[:20] == 3).all() and set(np.unique(target)) <= set(range(11)) | {255}
     result = train(cfg)
     assert result.iterations == 2 and result.best is not None
+    everything = build_data(cfg.with_overrides({}, nulls=["val_split"]))
+    assert len(everything.train) == 6 and everything.val is None
 
 
 def test_project_without_reviewed_images_is_refused(tmp_path: Path) -> None:
