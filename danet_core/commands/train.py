@@ -177,7 +177,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
     if model_opts:
         over["model_options"] = model_opts
     if args.resume is not None:
-        over["resume"] = args.resume or cfg.run_dir
+        over["resume"] = args.resume or args.run_dir or cfg.run_dir
+        if not over["resume"]:
+            raise ValueError("--resume without a path needs --run-dir (or run_dir in --config)")
     for item in args.set:
         key, value = parse_set_option(item)
         if value is None:
