@@ -37,7 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=_size, nargs="+", default=[(512, 1024), (1024, 2048)])
     parser.add_argument("--depth", type=int, default=50, choices=(18, 34, 50, 101))
     parser.add_argument("--num-classes", type=int, default=19)
-    parser.add_argument("--repeats", type=int, default=3, help="forwards per measurement (median reported)")
+    parser.add_argument("--repeats", type=int, default=3, help="forwards per process (median reported)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="processes per measurement, interleaved across impls so that "
+        "load from other users of the machine hits both alike; times pooled, peak RSS = max",
+    )
     parser.add_argument(
         "--parts", nargs="+", default=["pam", "model", "bf16"], choices=("pam", "model", "bf16")
     )
@@ -205,6 +212,15 @@ def _ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _pool(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[0]
+    times = [t for r in ok for t in r["times_s"]]
+    return {**ok[0], "rounds": len(ok), "times_s": times, "median_s": round(statistics.median(times), 3),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in ok)}  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -218,8 +234,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for part in ("pam", "model"):
         if part in args.parts:
             for size in args.sizes:
-                for impl in args.impls:
-                    rows.append(run_child({**base, "kind": part, "size": list(size), "impl": impl}))
+                runs: dict[str, list[dict[str, Any]]] = {impl: [] for impl in args.impls}
+                for _ in range(max(1, args.rounds)):
+                    for impl in args.impls:
+                        runs[impl].append(run_child({**base, "kind": part, "size": list(size), "impl": impl}))
+                rows += [_pool(r) for r in runs.values()]
     if "bf16" in args.parts:
         spec = {**base, "kind": "bf16", "size": list(args.bf16_size), "impl": "efficient",
                 "checkpoint": args.checkpoint, "image": args.image}  # fmt: skip

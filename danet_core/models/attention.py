@@ -63,8 +63,21 @@ def pam_attention(
         return torch.cat(parts, dim=1)
     out = torch.empty(b, n, v.shape[-1], dtype=v.dtype, device=v.device)
     for i in range(0, n, chunk):
-        out[:, i : i + chunk] = _attend(q[:, i : i + chunk], k, v)
+        _attend_into(q[:, i : i + chunk], k, v, out[:, i : i + chunk])
     return out
+
+
+def _attend_into(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor) -> None:
+    """No-grad block of :func:`_attend` writing into ``out`` with an in-place softmax (one buffer)."""
+    with _fp32(q.device):
+        energy = torch.bmm(q.float(), k.float())
+        energy.sub_(energy.amax(dim=-1, keepdim=True)).exp_()
+        energy.div_(energy.sum(dim=-1, keepdim=True))
+    attn = energy.to(v.dtype)
+    if out.is_contiguous():
+        torch.bmm(attn, v, out=out)
+    else:
+        out.copy_(torch.bmm(attn, v))
 
 
 class PAM(nn.Module):

@@ -62,8 +62,10 @@ def test_pam_efficient_equals_naive_forward_and_gradients(small_chunks):
 
 def test_pam_efficient_no_grad_uses_blocks(small_chunks, monkeypatch):
     calls = []
-    real = attention._attend
-    monkeypatch.setattr(attention, "_attend", lambda q, k, v: calls.append(q.shape[1]) or real(q, k, v))
+    real = attention._attend_into
+    monkeypatch.setattr(
+        attention, "_attend_into", lambda q, k, v, o: calls.append(q.shape[1]) or real(q, k, v, o)
+    )
     pam = _pam()
     x = torch.randn(2, 32, 5, 7)
     with torch.no_grad():
