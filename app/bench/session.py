@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> dict:
         ids = window.image_list.visible_ids()
         session.cache.clear()
         cold = [_switch_once(app, window, i) for i in ids[1:]]
-        warm = [_switch_once(app, window, i) for i in ids[:-1]]
+        warm = [_switch_once(app, window, i) for i in reversed(ids[1:-1])]  # going back: all cached
         device = str(pre.predictor.whole.device)
         session.close_project()
         window.close()
