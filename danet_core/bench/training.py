@@ -90,7 +90,7 @@ def _measure(args: argparse.Namespace, impl: str, device: torch.device, batch: t
             torch.cuda.synchronize(device)
         dt = time.perf_counter() - t0
         if first_loss is None:
-            first_loss = float(loss)
+            first_loss = loss.item()
         if i >= args.warmup:
             times.append(dt)
         log.info("%s step %d: %.2f s", impl, i, dt)
