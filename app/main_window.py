@@ -280,8 +280,10 @@ class MainWindow(QMainWindow):
         self.palette.lock_changed.connect(self.canvas.set_lock_class)
         self.canvas.class_picked.connect(self.palette.set_current_index)
         p.model_status.connect(self.model_label.setText)
-        p.batch_started.connect(lambda n: self.jobs.start(f"Pre-segmenting {n} images", n))
-        p.batch_progress.connect(lambda d, t: self.jobs.update_progress(d, t, f"Pre-segmenting {d}/{t}"))
+        p.batch_started.connect(lambda n: self.jobs.start("presegment", f"Pre-segmenting {n} images", n))
+        p.batch_progress.connect(
+            lambda d, t: self.jobs.update_progress("presegment", d, t, f"Pre-segmenting {d}/{t}")
+        )
         p.batch_finished.connect(self._batch_finished)
         self.jobs.cancel_requested.connect(self._cancel_jobs)
         self.load_model_button.clicked.connect(self.load_model_dialog)
@@ -297,7 +299,7 @@ class MainWindow(QMainWindow):
             self.controller("session").open_image(ids[0])
 
     def _batch_finished(self, summary: Any) -> None:
-        self.jobs.stop()
+        self.jobs.stop("presegment")
         text = f"Pre-segmented {summary.done - len(summary.failed)} of {summary.total} images"
         if summary.cancelled:
             text += " (cancelled)"
@@ -309,9 +311,11 @@ class MainWindow(QMainWindow):
                 self, "Pre-segmentation", f"{text}; {len(summary.failed)} failed:\n{lines}{more}"
             )
 
-    def _cancel_jobs(self) -> None:
-        self.controller("presegment").cancel_batch()
-        self.controller("export").cancel()
+    def _cancel_jobs(self, key: str) -> None:
+        if key == "presegment":
+            self.controller("presegment").cancel_batch()
+        elif key == "export":
+            self.controller("export").cancel()
 
     def show_error(self, message: str, details: str) -> None:
         self.statusBar().showMessage(message, 10000)

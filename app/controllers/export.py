@@ -100,11 +100,11 @@ class ExportController(QObject):
         jobs = [(fmt, Path(folder) / fmt if len(formats) > 1 else Path(folder)) for fmt in formats]
         statuses = (ImageStatus.REVIEWED,) if reviewed_only else None
         worker = FunctionWorker(run_exports, project, jobs, statuses, name="export")
-        worker.progress.connect(self.jobs.update_progress)
+        worker.progress.connect(lambda d, t, m: self.jobs.update_progress("export", d, t, m))
         worker.finished.connect(self._done)
         worker.failed.connect(self.error)
         worker.done.connect(self._worker_done)
-        self.jobs.start("Exporting", 1000 * len(jobs))
+        self.jobs.start("export", "Exporting", 1000 * len(jobs))
         self.worker = worker
         worker.start()
 
@@ -114,7 +114,7 @@ class ExportController(QObject):
 
     def _worker_done(self) -> None:
         self.worker = None
-        self.jobs.stop()
+        self.jobs.stop("export")
 
     def _done(self, reports: list[tuple[str, Any]]) -> None:
         self.finished.emit(reports)

@@ -47,12 +47,15 @@ class CursorInfo(QWidget):
 
 
 class JobIndicator(QWidget):
-    """A progress bar with a label and a cancel button; hidden while no job runs.
+    """A progress bar with a label and a cancel button for the long jobs that are running.
 
-    ``cancel_requested`` is emitted when the user presses the button; the owner of the job cancels it.
+    Several jobs may run at once (an export during a "pre-segment all" batch): each is tracked under its
+    own key, the most recently started one is shown, and the indicator hides only when the last one
+    stops. ``cancel_requested(key)`` names the job shown when the user pressed the button; its owner
+    cancels it.
     """
 
-    cancel_requested = Signal()
+    cancel_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,28 +66,55 @@ class JobIndicator(QWidget):
         self.cancel_button = QToolButton()
         self.cancel_button.setText("✕")
         self.cancel_button.setToolTip("Cancel this job")
-        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.cancel_button.clicked.connect(self._cancel_clicked)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button)
+        # key -> [text, done, total, cancellable]; insertion order = start order
+        self._jobs: dict[str, list] = {}
         self.setVisible(False)
 
-    def start(self, text: str, total: int = 0, *, cancellable: bool = True) -> None:
-        self.label.setText(text)
-        self.bar.setRange(0, max(0, total))  # 0..0 = busy indicator
-        self.bar.setValue(0)
-        self.cancel_button.setVisible(cancellable)
+    def start(self, key: str, text: str, total: int = 0, *, cancellable: bool = True) -> None:
+        self._jobs.pop(key, None)
+        self._jobs[key] = [text, 0, max(0, total), cancellable]
         self.cancel_button.setEnabled(True)
+        self._show_current()
+
+    def update_progress(self, key: str, done: int, total: int, text: str = "") -> None:
+        job = self._jobs.get(key)
+        if job is None:
+            return  # a late progress signal of a job that already stopped
+        job[1], job[2] = done, max(job[2], total) if total > 0 else job[2]
+        if text:
+            job[0] = text
+        self._show_current()
+
+    def stop(self, key: str) -> None:
+        self._jobs.pop(key, None)
+        self._show_current()
+
+    def running(self) -> list[str]:
+        return list(self._jobs)
+
+    def _current_key(self) -> str | None:
+        return next(reversed(self._jobs), None)
+
+    def _show_current(self) -> None:
+        key = self._current_key()
+        if key is None:
+            self.setVisible(False)
+            return
+        text, done, total, cancellable = self._jobs[key]
+        suffix = f" (+{len(self._jobs) - 1} more)" if len(self._jobs) > 1 else ""
+        self.label.setText(text + suffix)
+        self.bar.setRange(0, total)  # 0..0 = busy indicator
+        self.bar.setValue(min(done, total))
+        self.cancel_button.setVisible(cancellable)
         self.setVisible(True)
 
-    def update_progress(self, done: int, total: int, text: str = "") -> None:
-        if total > 0:
-            self.bar.setRange(0, total)
-            self.bar.setValue(min(done, total))
-        if text:
-            self.label.setText(text)
-
-    def stop(self) -> None:
-        self.setVisible(False)
+    def _cancel_clicked(self) -> None:
+        key = self._current_key()
+        if key is not None:
+            self.cancel_requested.emit(key)

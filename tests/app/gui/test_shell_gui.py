@@ -83,7 +83,7 @@ def test_export_writes_the_reviewed_masks(qtbot, window, project_dir, tmp_path, 
     assert (exported == 1).all()  # CamVid export id of Building
     assert Image.open(out / "palette" / name).mode == "P"
     assert any(title == "Export finished" for title, _ in messages)
-    assert not window.jobs.isVisible()
+    qtbot.waitUntil(lambda: not window.jobs.isVisible(), timeout=5_000)
 
 
 def test_shortcuts_help_lists_standard_and_app_keys(qtbot, window):

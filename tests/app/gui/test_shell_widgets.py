@@ -50,12 +50,20 @@ def test_job_indicator_and_cursor_info(qtbot):
     jobs = JobIndicator()
     qtbot.addWidget(jobs)
     jobs.show()
-    jobs.start("Pre-segmenting 10 images", 10)
-    jobs.update_progress(4, 10, "4/10")
+    jobs.start("presegment", "Pre-segmenting 10 images", 10)
+    jobs.update_progress("presegment", 4, 10, "4/10")
     assert jobs.isVisible() and jobs.bar.value() == 4 and jobs.label.text() == "4/10"
-    with qtbot.waitSignal(jobs.cancel_requested):
+    # a second job at the same time: shown on top; stopping it shows the first one again
+    jobs.start("export", "Exporting", 100)
+    assert jobs.label.text() == "Exporting (+1 more)"
+    with qtbot.waitSignal(jobs.cancel_requested) as blocker:
         jobs.cancel_button.click()
-    jobs.stop()
+    assert blocker.args == ["export"]
+    jobs.stop("export")
+    assert jobs.isVisible() and jobs.label.text() == "4/10" and jobs.bar.value() == 4
+    jobs.update_progress("export", 50, 100)  # late signal of a stopped job: ignored
+    assert jobs.running() == ["presegment"]
+    jobs.stop("presegment")
     assert not jobs.isVisible()
     info = CursorInfo()
     qtbot.addWidget(info)
