@@ -28,6 +28,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from danet_core.inference import resolve_device
 from danet_core.jobs import Cancelled, ProgressFn, StopFn
 
 from .config import TrainConfig
@@ -66,15 +67,6 @@ class TrainResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     status: str = "completed"
     iterations: int = 0
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r}: CUDA is not available on this machine; use device=cpu")
-    return dev
 
 
 def default_run_dir(cfg: TrainConfig) -> Path:
