@@ -16,10 +16,12 @@ from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySeq
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSlider,
     QToolBar,
     QVBoxLayout,
@@ -105,10 +107,18 @@ class MainWindow(QMainWindow):
         widget: QWidget,
         area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
     ) -> QDockWidget:
-        """Add a dock (its toggle goes to View ▸ Panels; its place is remembered by ``name``)."""
+        """Add a dock (its toggle goes to View ▸ Panels; its place is remembered by ``name``).
+
+        The panel sits in a scroll area so that no panel (the fine-tune panel needs ~590 px) can force the
+        window taller than a 768-px-high laptop screen.
+        """
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{name}")
-        dock.setWidget(widget)
+        scroll = QScrollArea(dock)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        dock.setWidget(scroll)
         self.addDockWidget(area, dock)
         self.docks[name] = dock
         if hasattr(self, "panels_menu"):

@@ -97,8 +97,8 @@ class ClassPalette(QWidget):
         self.search.setClearButtonEnabled(True)
         self.list = QListWidget(self)
         self.list.setToolTip("Click a class to paint with it; keys 1..9, 0 pick the classes shown")
-        # at least ~8 rows: the dock layout otherwise squeezes the list to 4 rows beside the heatmap tabs
-        self.list.setMinimumHeight(8 * self.list.fontMetrics().height() + 24)
+        # at least ~5 rows, yet the window still fits a 768-px-high screen (minimum height checked)
+        self.list.setMinimumHeight(5 * self.list.fontMetrics().height() + 16)
         self.lock_selector = LockSelector(self)
         self._empty = QLabel("No label set", self)
         layout = QVBoxLayout(self)
