@@ -5,8 +5,9 @@ They only read and return values; the controllers decide what to do with them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -58,21 +59,17 @@ class SettingsDialog(QDialog):
         self.prefetch = _spin(0, 16, settings.prefetch, "Next images of the list pre-segmented ahead of time")
         self.autosave = _spin(0, 60000, settings.autosave_delay_ms, "Autosave this long after the last edit")
         self.autosave.setSuffix(" ms")
-        form = QFormLayout()
-        form.addRow("Device", self.device)
-        form.addRow("Precision", self.precision)
-        form.addRow("Inference", self.mode)
-        form.addRow("Crop", self.crop)
-        form.addRow("Stride", self.stride)
-        form.addRow("Slide images larger than", self.slide_above)
-        form.addRow("Pre-segment ahead", self.prefetch)
-        form.addRow("Autosave delay", self.autosave)
-        buttons = _ok_cancel()
-        buttons.accepted.connect(self._accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
+        rows = [
+            ("Device", self.device),
+            ("Precision", self.precision),
+            ("Inference", self.mode),
+            ("Crop", self.crop),
+            ("Stride", self.stride),
+            ("Slide images larger than", self.slide_above),
+            ("Pre-segment ahead", self.prefetch),
+            ("Autosave delay", self.autosave),
+        ]
+        _form_with_ok_cancel(self, rows, self._accept)
         self._base = settings
         self.result_settings: AppSettings | None = None
 
@@ -99,9 +96,18 @@ class SettingsDialog(QDialog):
         self.accept()
 
 
-def _ok_cancel() -> QDialogButtonBox:
+def _form_with_ok_cancel(dialog: QDialog, rows: list[tuple[str, Any]], on_ok: Callable[[], None]) -> None:
+    """Lay out ``dialog`` as a form of (label, widget or layout) rows above OK / Cancel."""
+    form = QFormLayout()
+    for label, field in rows:
+        form.addRow(label, field)
     sb = QDialogButtonBox.StandardButton
-    return QDialogButtonBox(sb.Ok | sb.Cancel)
+    buttons = QDialogButtonBox(sb.Ok | sb.Cancel)
+    buttons.accepted.connect(on_ok)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addLayout(form)
+    layout.addWidget(buttons)
 
 
 def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
@@ -136,15 +142,7 @@ class NewProjectDialog(QDialog):
         row2 = QHBoxLayout()
         row2.addWidget(self.label_set, 1)
         row2.addWidget(load)
-        form = QFormLayout()
-        form.addRow("Image folder", row)
-        form.addRow("Label set", row2)
-        buttons = _ok_cancel()
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
+        _form_with_ok_cancel(self, [("Image folder", row), ("Label set", row2)], self.accept)
 
     def values(self) -> tuple[Path, str]:
         return Path(self.folder.text().strip()).expanduser(), self.label_set.currentText().strip()
@@ -233,16 +231,8 @@ class ExportDialog(QDialog):
         self.reviewed_only = QCheckBox("Only reviewed images")
         self.reviewed_only.setChecked(True)
         self.reviewed_only.setToolTip("Unchecked: every image that has a saved mask")
-        form = QFormLayout()
-        form.addRow("Formats", fmt_col)
-        form.addRow("Destination", row)
-        form.addRow("", self.reviewed_only)
-        buttons = _ok_cancel()
-        buttons.accepted.connect(self._accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
+        rows = [("Formats", fmt_col), ("Destination", row), ("", self.reviewed_only)]
+        _form_with_ok_cancel(self, rows, self._accept)
 
     def values(self) -> tuple[list[str], Path, bool]:
         formats = [n for n, b in self.format_boxes.items() if b.isChecked()]
