@@ -18,8 +18,6 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,7 @@ from .distributed import DistInfo, cleanup_distributed, init_distributed
 from .evaluation import evaluate, make_predictor
 from .losses import SegLoss
 from .optim import build_optimizer, build_scheduler
-from .rundir import LossWindow, RunDir
+from .rundir import LossWindow, RunDir, TrainResult, default_run_dir
 from .state import (
     ResumeError,
     build_fresh_model,
@@ -55,23 +53,6 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 class TrainingDiverged(ValueError):
     """The loss became NaN/inf; the last good checkpoint is kept."""
-
-
-@dataclass
-class TrainResult:
-    """Where a finished run left its files and its final/best validation metrics."""
-
-    run_dir: Path
-    best: Path | None
-    last: Path
-    metrics: dict[str, Any] = field(default_factory=dict)
-    status: str = "completed"
-    iterations: int = 0
-
-
-def default_run_dir(cfg: TrainConfig) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{cfg.model}-{cfg.dataset}-{stamp}"
 
 
 def train(

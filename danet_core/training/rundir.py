@@ -18,6 +18,8 @@ import json
 import logging
 import math
 import time
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,26 @@ import torch
 
 from danet_core.io import atomic_write_bytes
 
+from .config import TrainConfig
 from .distributed import all_reduce_mean
+
+
+@dataclass
+class TrainResult:
+    """Where a finished run left its files and its final/best validation metrics."""
+
+    run_dir: Path
+    best: Path | None
+    last: Path
+    metrics: dict[str, Any] = field(default_factory=dict)
+    status: str = "completed"
+    iterations: int = 0
+
+
+def default_run_dir(cfg: TrainConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{cfg.model}-{cfg.dataset}-{stamp}"
+
 
 log = logging.getLogger(__name__)
 
