@@ -1,7 +1,7 @@
 """``danet-annotator [PATH] [--labels SET]``: the desktop application.
 
 PATH is a project folder or an image folder; an image folder's project lives in a predictable place
-(see :func:`app.model.session.default_project_dir`), created on first open with the label set given by
+(see :func:`app.model.settings.default_project_dir`), created on first open with the label set given by
 ``--labels`` (or asked for in a dialog).
 """
 

@@ -34,7 +34,8 @@ from app.controllers.finetune import FinetuneController
 from app.controllers.heatmaps import HeatmapController
 from app.controllers.presegment import NO_MODEL_HINT, PresegmentController
 from app.controllers.session import SessionController
-from app.model.session import AppSettings, RecentProjects, load_settings, save_settings
+from app.model.image_queue import ImageQueue
+from app.model.settings import AppSettings, RecentProjects, load_settings, save_settings
 from app.widgets.cam_view import CamView
 from app.widgets.canvas import CanvasView
 from app.widgets.canvas_actions import TOOL_ACTIONS, build_canvas_actions
@@ -129,7 +130,8 @@ class MainWindow(QMainWindow):
         self.canvas = CanvasView(self)
         self.canvas.setToolTip("")
         self.setCentralWidget(self.canvas)
-        self.image_list = ImageListPanel()
+        self.queue = ImageQueue()  # app state; the image list is its view
+        self.image_list = ImageListPanel(self.queue)
         self.palette = ClassPalette()
         self.heatmap_panel = HeatmapPanel(opacity=self.settings.heatmap_opacity)
         self.cam_view = CamView()
@@ -182,13 +184,23 @@ class MainWindow(QMainWindow):
             cursor_info=self.cursor_info,
             parent=self,
         )
-        self.add_controller("session", session)
-        pre = self.add_controller("presegment", PresegmentController(session, self.settings, parent=self))
+        pre = PresegmentController(session, self.settings, parent=self)
         heat = HeatmapController(session, pre, self.canvas, self.heatmap_panel, self.cam_view, parent=self)
-        self.add_controller("heatmaps", heat)
-        self.add_controller("export", ExportController(session, self.jobs, parent=self))
         ft = FinetuneController(session, pre, self.finetune_panel, self.settings, parent=self)
-        self.add_controller("finetune", ft).message.connect(lambda t: self.statusBar().showMessage(t, 8000))
+        self.session: SessionController = session
+        self.presegment: PresegmentController = pre
+        self.heatmaps: HeatmapController = heat
+        self.exporter: ExportController = ExportController(session, self.jobs, parent=self)
+        self.finetune: FinetuneController = ft
+        for name, controller in (
+            ("session", session),
+            ("presegment", pre),
+            ("heatmaps", heat),
+            ("export", self.exporter),
+            ("finetune", ft),
+        ):
+            self.add_controller(name, controller)
+        ft.message.connect(lambda t: self.statusBar().showMessage(t, 8000))
 
     def _action(self, name: str, text: str, slot: Any, keys: Any = None, tip: str = "") -> QAction:
         a = QAction(text, self)
@@ -202,14 +214,12 @@ class MainWindow(QMainWindow):
         return a
 
     def _build_actions(self) -> dict[str, QAction]:
-        s, p, SK = self.controller("session"), self.controller("presegment"), QKeySequence.StandardKey
+        s, p, SK = self.session, self.presegment, QKeySequence.StandardKey
         return {
             "new_project": self._action("new_project", "&New project from folder…", self.new_project, SK.New),
             "open": self._action("open", "&Open project or folder…", self.open_dialog, SK.Open),
             "save": self._action("save", "&Save mask", lambda: s.save_current(), SK.Save),
-            "export": self._action(
-                "export", "&Export labels…", self.controller("export").open_dialog, "Ctrl+E"
-            ),
+            "export": self._action("export", "&Export labels…", self.exporter.open_dialog, "Ctrl+E"),
             "quit": self._action("quit", "&Quit", self.close, SK.Quit),
             "next": self._action("next", "&Next image", lambda: s.go_relative(1), ["PgDown", "."]),
             "previous": self._action("previous", "&Previous image", lambda: s.go_relative(-1), ["PgUp", ","]),
@@ -225,7 +235,7 @@ class MainWindow(QMainWindow):
                 "presegment_all", "Pre-segment &all", p.start_batch, "Ctrl+Shift+P"
             ),
             "finetune": self._action(
-                "finetune", "&Fine-tune on reviewed images", self.controller("finetune").start, "Ctrl+Shift+F"
+                "finetune", "&Fine-tune on reviewed images", self.finetune.start, "Ctrl+Shift+F"
             ),
             "settings": self._action("settings", "&Settings…", self.settings_dialog, SK.Preferences),
             "heatmap_cycle": self._action("heatmap_cycle", "Cycle &heatmap", self.heatmap_panel.cycle, "U"),
@@ -282,7 +292,7 @@ class MainWindow(QMainWindow):
         self.palette.hotkey_actions(self)
 
     def _wire(self) -> None:
-        s, p, h = self.controller("session"), self.controller("presegment"), self.controller("heatmaps")
+        s, p, h = self.session, self.presegment, self.heatmaps
         s.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         s.project_opened.connect(self._project_opened)
         s.project_closed.connect(lambda: self.setWindowTitle("DANet Annotator"))
@@ -306,7 +316,7 @@ class MainWindow(QMainWindow):
         self.palette.set_label_set(project.label_set)
         ids = self.image_list.visible_ids()
         if ids:
-            self.controller("session").open_image(ids[0])
+            self.session.open_image(ids[0])
 
     def _batch_finished(self, summary: Any) -> None:
         self.jobs.stop("presegment")
@@ -323,9 +333,9 @@ class MainWindow(QMainWindow):
 
     def _cancel_jobs(self, key: str) -> None:
         if key == "presegment":
-            self.controller("presegment").cancel_batch()
+            self.presegment.cancel_batch()
         elif key == "export":
-            self.controller("export").cancel()
+            self.exporter.cancel()
 
     def show_error(self, message: str, details: str) -> None:
         self.statusBar().showMessage(message, 10000)
@@ -333,7 +343,7 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path, label_set: str | None = None) -> None:
         """Open a project folder, or an image folder's project (asking for its label set when new)."""
-        from app.model.session import default_project_dir, is_project_dir
+        from app.model.settings import default_project_dir, is_project_dir
 
         p = Path(path).expanduser()
         if (
@@ -347,7 +357,7 @@ class MainWindow(QMainWindow):
                 return
             p, label_set = dialog.values()
         try:
-            self.controller("session").open_path(p, label_set)
+            self.session.open_path(p, label_set)
         except ValueError as exc:
             self.show_error(str(exc), "")
 
@@ -381,7 +391,7 @@ class MainWindow(QMainWindow):
         )
         if path:
             try:
-                self.controller("presegment").load_model_file(path)
+                self.presegment.load_model_file(path)
             except ValueError as exc:
                 self.show_error(str(exc), "")
 
@@ -397,7 +407,7 @@ class MainWindow(QMainWindow):
         for key, value in settings.to_dict().items():
             setattr(self.settings, key, value)  # controllers share this object
         save_settings(self.settings)
-        self.controller("presegment").apply_settings(self.settings)
+        self.presegment.apply_settings(self.settings)
 
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self.actions(), self).exec()
@@ -441,7 +451,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         try:
-            self.controller("session").close_project()
+            self.session.close_project()
         except Exception as exc:  # noqa: BLE001 - saving failed: keep the window so nothing is lost
             log.exception("saving on close failed")
             self.show_error(f"Could not save before closing: {exc}", "")

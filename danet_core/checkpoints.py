@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from danet_core.io import atomic_write_bytes
+from danet_core.files import atomic_write_bytes
 from danet_core.models import ModelConfig, build_model, convert
 
 log = logging.getLogger(__name__)

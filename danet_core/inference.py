@@ -16,25 +16,25 @@ import hashlib
 import logging
 import math
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from danet_core.io import load_image
+from danet_core.images import load_image
 from danet_core.jobs import ProgressFn, StopFn, check_stop
+from danet_core.options import PredictOptions
+from danet_core.options import resolve_device as resolve_device_name
 
 log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-MODES = ("whole", "slide", "multiscale")
-# The official DANet multi-scale evaluation scales.
-DEFAULT_SCALES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+# Option names and defaults live in danet_core.options (torch-free, shared with the CLI, training, app).
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 ImageLike = str | os.PathLike[str] | np.ndarray
 
@@ -56,13 +56,8 @@ class Prediction:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """ "auto" -> CUDA when available, else CPU; otherwise the named device."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r}: CUDA is not available on this machine; use 'cpu' or 'auto'")
-    return dev
+    """:func:`danet_core.options.resolve_device` as a ``torch.device``."""
+    return torch.device(resolve_device_name(device))
 
 
 def cpu_has_native(precision: str) -> bool:
@@ -103,15 +98,6 @@ def as_rgb_array(image: ImageLike) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _pair(v: int | Sequence[int] | None, what: str) -> tuple[int, int] | None:
-    if v is None:
-        return None
-    pair = (int(v), int(v)) if isinstance(v, int | float) else tuple(int(x) for x in v)
-    if len(pair) != 2 or min(pair) < 1:
-        raise ValueError(f"{what} {v!r}; expected a positive int or (height, width)")
-    return pair  # type: ignore[return-value]
-
-
 def slide_windows(
     h: int, w: int, crop: tuple[int, int], stride: tuple[int, int]
 ) -> list[tuple[int, int, int, int]]:
@@ -145,33 +131,15 @@ class Predictor:
     optional per-scale sliding in "multiscale". The model is switched to eval mode and moved to ``device``.
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        *,
-        device: str | torch.device = "auto",
-        precision: str = "fp32",
-        mode: str = "whole",
-        crop: int | Sequence[int] | None = (512, 1024),
-        stride: int | Sequence[int] | None = None,
-        scales: Sequence[float] = DEFAULT_SCALES,
-        flip: bool = False,
-    ):
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r}; expected one of {tuple(PRECISIONS)}")
-        if mode not in MODES:
-            raise ValueError(f"inference mode {mode!r}; expected one of {MODES}")
-        self.crop = _pair(crop, "crop")
-        if mode == "slide" and self.crop is None:
-            raise ValueError("mode 'slide' needs a crop size (h, w)")
-        self.stride = _pair(stride, "stride") or (
-            (max(1, self.crop[0] * 2 // 3), max(1, self.crop[1] * 2 // 3)) if self.crop else None
-        )
-        self.scales = tuple(float(s) for s in scales)
-        if not self.scales or min(self.scales) <= 0:
-            raise ValueError(f"scales {scales!r}; expected positive factors such as (0.75, 1.0, 1.25)")
-        self.device = resolve_device(device)
-        self.precision, self.mode, self.flip = precision, mode, bool(flip)
+    def __init__(self, model: nn.Module, options: PredictOptions | None = None, /, **changes: Any) -> None:
+        """``options`` (default :class:`PredictOptions`) with ``changes`` applied, e.g.
+        ``Predictor(model, device="cpu", mode="slide", crop=512)``; invalid values raise ValueError."""
+        opts = (options or PredictOptions()).replace(**changes)
+        self.options = opts
+        self.crop, self.stride, self.scales = opts.crop, opts.stride, opts.scales
+        self.device = resolve_device(opts.device)
+        precision = opts.precision
+        self.precision, self.mode, self.flip = precision, opts.mode, opts.flip
         if self.device.type == "cpu" and precision != "fp32" and not cpu_has_native(precision):
             log.warning(
                 "%s requested but this CPU has no native %s support: expect it to be much slower "
@@ -193,7 +161,7 @@ class Predictor:
         return ((t - self._mean) / self._std).unsqueeze(0)
 
     def _autocast(self) -> torch.autocast:
-        dtype = PRECISIONS[self.precision]
+        dtype = AUTOCAST_DTYPES[self.precision]
         return torch.autocast(
             device_type=self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None
         )

@@ -18,15 +18,6 @@ class Cancelled(Exception):
     """Raised by a long job that stopped because ``should_stop()`` returned True."""
 
 
-def no_progress(done: int, total: int, message: str = "") -> None:
-    """Default progress callback: does nothing."""
-
-
-def never_stop() -> bool:
-    """Default stop callback: never asks to stop."""
-    return False
-
-
 def check_stop(should_stop: StopFn | None) -> None:
     """Raise :class:`Cancelled` when the caller asked to stop."""
     if should_stop is not None and should_stop():

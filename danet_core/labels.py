@@ -324,7 +324,7 @@ class LabelSet:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the set as JSON, atomically."""
-        from danet_core.io import atomic_write_bytes
+        from danet_core.files import atomic_write_bytes
 
         atomic_write_bytes(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode("utf-8"))
 

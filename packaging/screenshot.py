@@ -45,7 +45,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
-    from app.model.session import AppSettings, RecentProjects
+    from app.model.settings import AppSettings, RecentProjects
     from danet_core.project import Project
 
     images = tmp / "camvid-val"

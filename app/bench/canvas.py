@@ -32,7 +32,7 @@ CAMVID_LABEL = REPO.parent / "shared" / "data" / "camvid" / "trainannot" / "0001
 def _start_mask(h: int, w: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     import cv2
 
-    from danet_core.io import load_mask_png
+    from danet_core.images import load_mask_png
 
     if CAMVID_LABEL.is_file():
         small = load_mask_png(CAMVID_LABEL).copy()  # may be a read-only view of the PIL buffer

@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> dict:
         ckpt = Path(tmp) / "model.pt"
         _checkpoint(ckpt, args.depth)
         from app.main_window import MainWindow
-        from app.model.session import AppSettings, RecentProjects
+        from app.model.settings import AppSettings, RecentProjects
         from danet_core.project import Project
 
         with Project.create(Path(tmp) / "project", Path(tmp) / "images", "camvid") as p:

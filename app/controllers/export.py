@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.controllers.session import SessionController
 from app.widgets.dialogs import ExportDialog
+from app.widgets.status_bar import JobIndicator
 from app.workers.base import FunctionWorker
+from danet_core.formats import BatchReport
 from danet_core.jobs import ProgressFn, StopFn
-from danet_core.project import ImageStatus
+from danet_core.project import ImageStatus, Project
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +42,13 @@ def available_formats() -> dict[str, str]:
 
 
 def run_exports(
-    project: Any,
+    project: Project,
     jobs: list[tuple[str, Path]],
     statuses: tuple[ImageStatus, ...] | None,
     *,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-) -> list[tuple[str, Any]]:
+) -> list[tuple[str, BatchReport]]:
     """Export each (format, folder) in turn; returns (format, BatchReport) pairs."""
     from danet_core.formats import export_project
 
@@ -68,7 +70,7 @@ class ExportController(QObject):
     error = Signal(str, str)
     finished = Signal(object)
 
-    def __init__(self, session: Any, jobs: Any, parent: QObject | None = None) -> None:
+    def __init__(self, session: SessionController, jobs: JobIndicator, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.jobs = jobs
@@ -116,7 +118,7 @@ class ExportController(QObject):
         self.worker = None
         self.jobs.stop("export")
 
-    def _done(self, reports: list[tuple[str, Any]]) -> None:
+    def _done(self, reports: list[tuple[str, BatchReport]]) -> None:
         self.finished.emit(reports)
         text = "\n\n".join(f"{fmt}: {report.summary()}" for fmt, report in reports)
         box = QMessageBox.warning if any(r.errors for _, r in reports) else QMessageBox.information

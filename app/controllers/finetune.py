@@ -16,29 +16,27 @@ Dialogs go through :meth:`ask` / :meth:`inform` so tests (and a headless session
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.controllers.presegment import PresegmentController
+from app.controllers.session import SessionController
 from app.model.finetune_eval import Comparison, compare_on_heldout, decide, describe
-from app.model.finetune_plan import FinetunePlan, default_plan, to_train_config
-from app.model.finetune_run import CONFIG_FILE, RunOutcome
+from app.model.finetune_plan import FinetunePlan, to_train_config
+from app.model.finetune_run import RunOutcome
+from app.model.finetune_setup import CheckpointMetaCache, new_run_dir, project_plan, version_metrics
 from app.model.review_queue import format_effort, project_effort
+from app.model.settings import AppSettings
+from app.widgets.finetune_panel import FinetunePanel
 from app.workers.base import FunctionWorker
 from app.workers.finetune import FinetuneWorker, train_command
+from danet_core.options import resolve_device
+from danet_core.project import ModelVersion, Project
+from danet_core.training.layout import RunLayout
 
 log = logging.getLogger(__name__)
-
-
-def _resolve_device(name: str) -> str:
-    if name != "auto":
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class FinetuneController(QObject):
@@ -50,7 +48,12 @@ class FinetuneController(QObject):
     model_activated = Signal(int)  # version id
 
     def __init__(
-        self, session: Any, presegment: Any, panel: Any, settings: Any, parent: QObject | None = None
+        self,
+        session: SessionController,
+        presegment: PresegmentController,
+        panel: FinetunePanel,
+        settings: AppSettings,
+        parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
@@ -63,6 +66,8 @@ class FinetuneController(QObject):
         self.last_comparison: Comparison | None = None
         self._plan: FinetunePlan | None = None
         self._parent_version: int | None = None
+        self._device: tuple[str, str] | None = None  # (setting, resolved)
+        self.checkpoint_meta = CheckpointMetaCache()
         panel.start_requested.connect(self.start)
         panel.cancel_requested.connect(self.cancel)
         panel.resume_requested.connect(self.resume)
@@ -70,7 +75,7 @@ class FinetuneController(QObject):
         session.project_opened.connect(lambda _p: self.refresh())
         session.project_closed.connect(self._on_project_closed)
         session.image_saved.connect(lambda _i: self.refresh())
-        session.model_changed.connect(self.refresh)
+        presegment.model_changed.connect(self.refresh)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -88,8 +93,14 @@ class FinetuneController(QObject):
 
     # -- state ------------------------------------------------------------------------------------
     @property
-    def project(self) -> Any:
+    def project(self) -> Project | None:
         return self.session.project
+
+    def device(self) -> str:
+        """The device a run trains on: the app's device setting with "auto" resolved (once)."""
+        if self._device is None or self._device[0] != self.settings.device:
+            self._device = (self.settings.device, resolve_device(self.settings.device))
+        return self._device[1]
 
     def is_running(self) -> bool:
         return (self.worker is not None and self.worker.is_running()) or (
@@ -101,18 +112,7 @@ class FinetuneController(QObject):
         project = self.project
         if project is None:
             raise ValueError("open a project first")
-        reviewed = project.images(status="reviewed")
-        active = project.active_model_version()
-        depth = None
-        if active is not None:  # versions made here record their plan: no checkpoint read on the GUI thread
-            depth = (active.metrics.get("plan") or {}).get("depth") or _active_depth(active.path)
-        sides = [min(r.width, r.height) for r in reviewed if r.width and r.height]
-        base = default_plan(
-            len(reviewed),
-            device=_resolve_device(getattr(self.settings, "device", "auto")),
-            active_depth=depth,
-            min_image_side=min(sides) if sides else None,
-        )
+        base = project_plan(project, device=self.device(), cache=self.checkpoint_meta)
         if self.panel.settings.is_overriding():
             return self.panel.settings.plan()
         return base
@@ -148,7 +148,7 @@ class FinetuneController(QObject):
             self.inform(str(exc))
             return False
         active = project.active_model_version()
-        change = _label_set_change(active.path, project.label_set) if active is not None else ""
+        change = self.checkpoint_meta.label_set_change(active.path, project.label_set) if active else ""
         if change and plan.init_from_active:
             question = (
                 f"The project's classes changed since model v{active.id} was trained ({change}). "
@@ -157,11 +157,7 @@ class FinetuneController(QObject):
             )
             if not self.ask(question):
                 return False
-        run_dir = project.project_dir / "finetune" / f"run-{time.strftime('%Y%m%d-%H%M%S')}"
-        suffix = 1
-        while run_dir.exists():
-            run_dir = run_dir.with_name(f"{run_dir.name.split('~')[0]}~{suffix}")
-            suffix += 1
+        run_dir = new_run_dir(project.project_dir)
         try:
             run_dir.mkdir(parents=True)
             cfg = to_train_config(
@@ -170,7 +166,7 @@ class FinetuneController(QObject):
                 run_dir=run_dir,
                 init_checkpoint=active.path if active is not None else None,
             )
-            cfg.save_json(run_dir / CONFIG_FILE)
+            cfg.save_json(RunLayout(run_dir).config)
         except (OSError, ValueError) as exc:
             self.inform(f"Cannot prepare the fine-tune run in {run_dir}: {exc}")
             return False
@@ -183,7 +179,7 @@ class FinetuneController(QObject):
         """Continue the last stopped or failed run from its ``last.pt``."""
         if self.is_running() or self.last_run is None:
             return False
-        if not (self.last_run / "checkpoints" / "last.pt").is_file():
+        if not RunLayout(self.last_run).last.is_file():
             self.inform(f"{self.last_run} has no checkpoint to resume from; start a new fine-tune.")
             return False
         plan = self._plan or FinetunePlan()
@@ -244,7 +240,7 @@ class FinetuneController(QObject):
         old = active.path if active is not None else None
         worker = FunctionWorker(
             compare_on_heldout,
-            outcome.run_dir / CONFIG_FILE,
+            RunLayout(outcome.run_dir).config,
             outcome.checkpoint,
             old,
             name="compare models",
@@ -262,24 +258,19 @@ class FinetuneController(QObject):
         self.panel.set_result(f"Could not compare the models: {message}. The active model is unchanged.")
         self.error.emit(message, details)
 
-    def _on_compared(self, outcome: RunOutcome, active: Any, cmp: Comparison) -> None:
+    def _on_compared(self, outcome: RunOutcome, active: ModelVersion | None, cmp: Comparison) -> None:
         self.last_comparison = cmp
         self.panel.set_running(False)
         project = self.project
         if project is None:
             return
-        reviewed = len(project.images(status="reviewed"))
-        metrics = {
-            "heldout_miou": cmp.new_miou,
-            "previous_miou": cmp.old_miou,
-            "previous_version": active.id if active is not None else None,
-            "heldout_images": cmp.heldout_images,
-            "reviewed_images": reviewed,
-            "iterations": outcome.iterations,
-            "run_dir": str(outcome.run_dir),
-            "plan": (self._plan or FinetunePlan()).to_dict(),
-            "note": cmp.note,
-        }
+        metrics = version_metrics(
+            cmp,
+            outcome,
+            self._plan or FinetunePlan(),
+            previous=active,
+            reviewed_images=len(project.images(status="reviewed")),
+        )
         try:
             version = project.add_model_version(
                 outcome.checkpoint, metrics=metrics, parent=active.id if active is not None else None
@@ -320,46 +311,3 @@ class FinetuneController(QObject):
         log.info("active model is now version %d", version_id)
         self.presegment.reload_model()
         self.model_activated.emit(version_id)
-
-
-_META_CACHE: dict[tuple[str, float], dict] = {}
-
-
-def _checkpoint_meta(path: Path) -> dict:
-    """Classes and model config of a checkpoint, read once per file version (project model files are
-    never rewritten in place, so the panel's refresh after every autosave does not re-read them)."""
-    from danet_core.checkpoints import load_checkpoint
-
-    key = (str(path), path.stat().st_mtime)
-    if key not in _META_CACHE:
-        data = load_checkpoint(path)
-        _META_CACHE[key] = {"classes": data.get("classes") or [], "config": data.get("config") or {}}
-    return _META_CACHE[key]
-
-
-def _active_depth(path: Path) -> int | None:
-    try:
-        depth = _checkpoint_meta(path)["config"].get("depth")
-    except (OSError, ValueError) as exc:
-        log.warning("cannot read the active model %s: %s", path, exc)
-        return None
-    return int(depth) if depth else None
-
-
-def _label_set_change(path: Path, label_set: Any) -> str:
-    """ "" when the model predicts exactly the project's train classes, else what differs."""
-    try:
-        names = [c["name"] for c in _checkpoint_meta(path)["classes"]]
-    except (OSError, ValueError) as exc:
-        return f"its checkpoint cannot be read: {exc}"
-    wanted = [c.name for c in label_set.train_classes()]
-    if names == wanted:
-        return ""
-    added = [n for n in wanted if n not in names]
-    removed = [n for n in names if n not in wanted]
-    parts = []
-    if added:
-        parts.append("added: " + ", ".join(added[:6]) + (" …" if len(added) > 6 else ""))
-    if removed:
-        parts.append("removed: " + ", ".join(removed[:6]) + (" …" if len(removed) > 6 else ""))
-    return "; ".join(parts) or "classes reordered"

@@ -10,41 +10,48 @@ recently predicted images, or recomputed in a worker; attention and CAM from the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject
 
+from app.controllers.presegment import PresegmentController
+from app.controllers.session import SessionController
+from app.model.predictor import AdaptivePredictor
+from app.model.render import attention_heatmap
+from app.widgets.cam_view import CamView
+from app.widgets.canvas import CanvasView
+from app.widgets.heatmap_panel import HeatmapPanel
 from app.workers.base import FunctionWorker
+from app.workers.inference import PredictionResult
+from danet_core.jobs import ProgressFn, StopFn
 
 log = logging.getLogger(__name__)
 
 
-def attention_heatmap(row: np.ndarray, height: int, width: int) -> np.ndarray:
-    """PAM row (float h' x w', sums to ~1) -> float32 H x W in 0..1, scaled to its maximum, bilinear."""
-    r = np.asarray(row, dtype=np.float32)
-    peak = float(r.max()) if r.size else 0.0
-    r = r / peak if peak > 0 else r
-    return np.clip(cv2.resize(r, (width, height), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-
-
-def _full_prediction(predictor: Any, rgb: np.ndarray, *, progress=None, should_stop=None) -> Any:
+def _full_prediction(
+    predictor: AdaptivePredictor,
+    rgb: np.ndarray,
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> Any:
     return predictor.predict(rgb, progress=progress, should_stop=should_stop)
 
 
-def _pam(predictor: Any, rgb: np.ndarray, y: int, x: int) -> np.ndarray:
+def _pam(predictor: AdaptivePredictor, rgb: np.ndarray, y: int, x: int) -> np.ndarray:
     return attention_heatmap(predictor.pam_row(rgb, (y, x)), rgb.shape[0], rgb.shape[1])
 
 
 class HeatmapController(QObject):
     def __init__(
         self,
-        session: Any,
-        presegment: Any,
-        canvas: Any,
-        panel: Any,
-        cam_view: Any,
+        session: SessionController,
+        presegment: PresegmentController,
+        canvas: CanvasView,
+        panel: HeatmapPanel,
+        cam_view: CamView,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -61,7 +68,7 @@ class HeatmapController(QObject):
         session.image_opened.connect(self._image_opened)
         session.project_closed.connect(self._forget)
         presegment.prediction_ready.connect(self._prediction_ready)
-        presegment.session.model_changed.connect(self._forget)
+        presegment.model_changed.connect(self._forget)
 
     # -- slots ------------------------------------------------------------------------------------
     def _kind_changed(self, kind: str) -> None:
@@ -75,7 +82,7 @@ class HeatmapController(QObject):
         if self.cam_visible:
             self.update_cam()
 
-    def _prediction_ready(self, result: Any) -> None:
+    def _prediction_ready(self, result: PredictionResult) -> None:
         if result.image_id == self.session.image_id:
             self.refresh()
 
@@ -169,7 +176,9 @@ class HeatmapController(QObject):
         if image_id == self.session.image_id:
             self.cam_view.set_matrix(matrix)
 
-    def _start(self, key: str, fn: Any, on_done: Any, *, callbacks: bool) -> None:
+    def _start(
+        self, key: str, fn: Callable[..., Any], on_done: Callable[[int, Any], None], *, callbacks: bool
+    ) -> None:
         """Run ``fn(predictor, rgb)`` for the open image; the previous job of this ``key`` is cancelled."""
         image_id, rgb, predictor = self.session.image_id, self.session.rgb, self.presegment.predictor
         old = self._busy.pop(key, None)

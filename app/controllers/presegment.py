@@ -14,17 +14,18 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from app.controllers.session import SessionController
 from app.model.class_mapping import ClassMapping, build_class_mapping
-from app.model.session import AppSettings
+from app.model.predictor import AdaptivePredictor, import_checkpoint, load_predictor
+from app.model.settings import AppSettings
 from app.workers.base import FunctionWorker
 from app.workers.inference import BatchSummary, InferenceQueue, PredictionResult
+from danet_core.project import Project
 
 log = logging.getLogger(__name__)
 
@@ -34,74 +35,22 @@ NO_MODEL_HINT = (
 )
 
 
-class AdaptivePredictor:
-    """Whole-image prediction, switching to a sliding window for images larger than ``slide_above``."""
-
-    def __init__(self, model: Any, settings: AppSettings) -> None:
-        from danet_core.inference import Predictor
-
-        common = {"device": settings.device, "precision": settings.precision}
-        crop, stride = (settings.crop, settings.crop), (settings.stride, settings.stride)
-        slide = Predictor(model, mode="slide", crop=crop, stride=stride, **common)
-        self.whole = slide if settings.mode == "slide" else Predictor(model, mode="whole", **common)
-        self.slide = slide
-        self.slide_above = settings.slide_above
-
-    def predict(self, image: Any, **kwargs: Any) -> Any:
-        h, w = image.shape[:2]
-        p = self.slide if max(h, w) > self.slide_above else self.whole
-        return p.predict(image, **kwargs)
-
-    def pam_row(self, image: Any, yx: tuple[int, int]) -> Any:
-        return self.whole.pam_row(image, yx)
-
-    def cam_matrix(self, image: Any) -> Any:
-        return self.whole.cam_matrix(image)
-
-
-def load_predictor(path: Path, settings: AppSettings) -> tuple[AdaptivePredictor, list[dict]]:
-    """Load a native checkpoint and wrap it in a predictor (runs in a worker)."""
-    from danet_core.checkpoints import load_model
-
-    model = load_model(path)
-    return AdaptivePredictor(model, settings), list(model.meta.classes)
-
-
-def import_checkpoint(project: Any, path: Path, source: str = "auto", **_: Any) -> Any:
-    """Validate a checkpoint by loading it, store it in the project as native, make it active."""
-    from danet_core.checkpoints import load_model, save_checkpoint
-
-    model = load_model(path, source=source)
-    meta = model.meta
-    with tempfile.TemporaryDirectory() as tmp:
-        native = Path(tmp) / "imported.pt"
-        save_checkpoint(
-            native,
-            model,
-            classes=meta.classes,
-            mean=meta.mean,
-            std=meta.std,
-            extra={"imported_from": str(path), "source": meta.source},
-        )
-        version = project.add_model_version(
-            native, metrics={"imported_from": str(path), "source": meta.source}
-        )
-    project.set_active_model(version.id)
-    return version
-
-
 class PresegmentController(QObject):
-    """See the module docstring. Signals: ``model_status(str)``, ``prediction_ready(PredictionResult)``,
-    ``batch_started(int)``, ``batch_progress(int, int)``, ``batch_finished(BatchSummary)``, ``error``."""
+    """See the module docstring. Signals: ``model_status(str)``, ``model_changed()`` (a model version is
+    loaded and active), ``prediction_ready(PredictionResult)``, ``batch_started(int)``,
+    ``batch_progress(int, int)``, ``batch_finished(BatchSummary)``, ``error``."""
 
     model_status = Signal(str)
+    model_changed = Signal()
     prediction_ready = Signal(object)
     batch_started = Signal(int)
     batch_progress = Signal(int, int)
     batch_finished = Signal(object)
     error = Signal(str, str)
 
-    def __init__(self, session: Any, settings: AppSettings, parent: QObject | None = None) -> None:
+    def __init__(
+        self, session: SessionController, settings: AppSettings, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self.settings = settings
@@ -169,7 +118,9 @@ class PresegmentController(QObject):
         self._loader = worker
         worker.start()
 
-    def _model_loaded(self, project: Any, version_id: int, predictor: Any, classes: list[dict]) -> None:
+    def _model_loaded(
+        self, project: Project, version_id: int, predictor: AdaptivePredictor, classes: list[dict]
+    ) -> None:
         if project is not self.session.project:
             return  # the project was closed meanwhile
         try:
@@ -184,11 +135,11 @@ class PresegmentController(QObject):
         if self._pending_invalidate:
             stale = [r.id for r in project.images() if str(r.status) != "reviewed"]
             project.invalidate_predictions(stale)
-            self.session.image_list.set_records(project.images())
+            self.session.refresh_records()
             self.start_batch(stale)
         if self.session.image_id is not None:
             self._on_image_opened(self.session.image_id)
-        self.session.model_changed.emit()
+        self.model_changed.emit()
 
     def _unload(self) -> None:
         self.queue.set_model(None, None, None, None)

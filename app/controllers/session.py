@@ -11,29 +11,33 @@ Decisions (README section ``app``):
   one; the mask is also saved on every image switch, on "reviewed and next" and on close. Saves go
   through ``Project.save_mask`` (atomic PNG, then the catalog row), so a kill at any moment leaves the
   last saved mask intact and reopening shows every edit up to it.
-- Time spent on an image counts the gaps between user events (edits, cursor moves), each gap capped at
-  60 s, so a lunch break with the image open is not counted as labeling time.
+- Time spent on an image: :class:`app.model.work_timer.WorkTimer` (gaps between user events, capped).
+- Which image opens next: the :class:`app.model.image_queue.ImageQueue` this controller owns (the image
+  list is its view); the starting mask: :func:`app.model.document.starting_mask`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.model.document import AnnotationDocument
-from app.model.session import AppSettings, RecentProjects, default_project_dir, is_project_dir
+from app.model.document import AnnotationDocument, restarts_from_prediction, starting_mask
+from app.model.image_queue import ImageQueue
+from app.model.settings import AppSettings, RecentProjects, default_project_dir, is_project_dir
+from app.model.work_timer import WorkTimer
+from app.widgets.canvas import CanvasView
+from app.widgets.image_list import ImageListPanel
+from app.widgets.status_bar import CursorInfo
 from app.workers.base import FunctionWorker
 from app.workers.loading import ImageBundle, ImageCache, ThumbnailLoader, load_bundle, warm_cache
-from danet_core.project import ImageStatus, Project
+from danet_core.project import ImageRecord, ImageStatus, Project
 
 log = logging.getLogger(__name__)
 
-IDLE_CAP_S = 60.0
+# Stored predictions are already project mask indices (the pre-segmentation controller maps them).
 IDENTITY_LUT = np.arange(256, dtype=np.uint8)
 
 
@@ -44,22 +48,22 @@ class SessionController(QObject):
     project_closed = Signal()
     image_opened = Signal(int)  # the document of this image is now on the canvas
     image_saved = Signal(int)
-    model_changed = Signal()  # the active model version changed (emitted by the presegment controller)
     message = Signal(str)  # status-bar text
     error = Signal(str, str)  # one-line message, details
 
     def __init__(
         self,
-        canvas: Any,
-        image_list: Any,
+        canvas: CanvasView,
+        image_list: ImageListPanel,
         settings: AppSettings,
         recent: RecentProjects,
-        cursor_info: Any = None,
+        cursor_info: CursorInfo | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.canvas = canvas
         self.image_list = image_list
+        self.queue: ImageQueue = image_list.queue
         self.settings = settings
         self.recent = recent
         self.cursor_info = cursor_info
@@ -73,8 +77,7 @@ class SessionController(QObject):
         self._pending_open: int | None = None
         self._loader: FunctionWorker | None = None
         self._opener: FunctionWorker | None = None
-        self._seconds = 0.0
-        self._last_event = time.monotonic()
+        self.timer = WorkTimer()
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.timeout.connect(self.try_save)
@@ -122,8 +125,8 @@ class SessionController(QObject):
         self.close_project()
         self.project = project
         self.recent.add(project.project_dir)
-        self.image_list.set_records(project.images())
-        log.info("opened project %s (%d images)", project.project_dir, len(project.images()))
+        self.refresh_records()
+        log.info("opened project %s (%d images)", project.project_dir, len(self.queue))
         self.project_opened.emit(project)
         counts = project.counts()
         self.message.emit(
@@ -132,9 +135,21 @@ class SessionController(QObject):
 
     def _after_rescan(self, project: Project) -> None:
         if project is self.project:
-            self.image_list.set_records(project.images())
-            if self.image_id is not None:
-                self.image_list.set_current(self.image_id)
+            self.refresh_records()
+
+    def refresh_records(self) -> None:
+        """Re-read every image record from the catalog into the queue (and so the list)."""
+        self.image_list.set_records(self.project.images() if self.project is not None else [])
+        if self.image_id is not None:
+            self.image_list.set_current(self.image_id)
+
+    def update_record(self, image_id: int) -> ImageRecord | None:
+        """Re-read one image's record (status, prediction, effort) into the queue; returns it."""
+        if self.project is None:
+            return None
+        record = self.project.record(image_id)
+        self.image_list.update_record(record)
+        return record
 
     def close_project(self) -> None:
         """Save the current image and close the project (also on window close)."""
@@ -191,19 +206,18 @@ class SessionController(QObject):
         self._pending_open = None
         label_set = self.project.label_set
         prediction = bundle.prediction
-        if bundle.mask is not None:
-            mask = bundle.mask
-        elif prediction is not None:
-            mask = prediction[0].copy()
-        else:
-            mask = np.full(bundle.rgb.shape[:2], label_set.ignore_index, dtype=np.uint8)
+        mask = starting_mask(
+            bundle.mask,
+            None if prediction is None else prediction[0],
+            bundle.rgb.shape[:2],
+            label_set.ignore_index,
+        )
         self.document = AnnotationDocument(mask, label_set, prediction, prediction_lut=IDENTITY_LUT)
         self.rgb = bundle.rgb
         self.confidence = None if prediction is None else prediction[1]
         self.image_id = bundle.image_id
         rec = self.project.record(bundle.image_id)
-        self._seconds = float(rec.seconds_spent or 0.0)
-        self._last_event = time.monotonic()
+        self.timer.restart(rec.seconds_spent or 0.0)
         self.canvas.set_image(bundle.rgb)
         self.canvas.set_document(self.document)
         self.canvas.fit_to_window()
@@ -215,15 +229,11 @@ class SessionController(QObject):
         """A prediction arrived for ``image_id``. When it is the open image and the user has not edited
         it (no saved mask, no edits), the document restarts from the prediction; otherwise only the
         confidence under the cursor is updated and the user's mask is kept."""
-        if self.project is None:
-            return
-        self.image_list.update_record(self.project.record(image_id))
-        if image_id != self.image_id or self.document is None or self.rgb is None:
+        record = self.update_record(image_id)
+        if record is None or image_id != self.image_id or self.document is None or self.rgb is None:
             return
         self.confidence = confidence
-        record = self.project.record(image_id)
-        untouched = self.document.revision == 0 and not record.has_mask
-        if untouched:
+        if restarts_from_prediction(self.document.revision, record.has_mask):
             self.document = AnnotationDocument(
                 label.copy(), self.project.label_set, (label, confidence), prediction_lut=IDENTITY_LUT
             )
@@ -232,15 +242,7 @@ class SessionController(QObject):
 
     def next_ids(self, count: int) -> list[int]:
         """The ``count`` images after the current one in the list's displayed order."""
-        out: list[int] = []
-        cur = self.image_id
-        while len(out) < count:
-            nxt = self.image_list.next_id(cur)
-            if nxt is None or nxt in out or nxt == self.image_id:
-                break
-            out.append(nxt)
-            cur = nxt
-        return out
+        return self.queue.following(self.image_id, count)
 
     def _prefetch_images(self) -> None:
         ids = self.next_ids(max(1, self.settings.prefetch))
@@ -249,7 +251,7 @@ class SessionController(QObject):
 
     # -- saving -------------------------------------------------------------------------------------
     def _on_edited(self) -> None:
-        self._tick()
+        self.timer.tick()
         self.autosave_timer.start(self.settings.autosave_delay_ms)
 
     def save_current(self, status: ImageStatus | None = None) -> bool:
@@ -260,17 +262,17 @@ class SessionController(QObject):
             return False
         if not doc.is_modified and status is None:
             return False
-        self._tick()
+        seconds = self.timer.tick()
         revision = doc.revision
         project.save_mask(
             image_id,
             doc.mask,
             status=status,
             pixels_changed=doc.pixels_changed_from_prediction(),
-            seconds_spent=self._seconds,
+            seconds_spent=seconds,
         )
         doc.mark_saved(revision)
-        self.image_list.update_record(project.record(image_id))
+        self.update_record(image_id)
         self.image_saved.emit(image_id)
         log.debug("saved mask of image %d (revision %d)", image_id, revision)
         return True
@@ -294,43 +296,32 @@ class SessionController(QObject):
         """Save the mask as reviewed and open the next image that is not reviewed yet."""
         if self.image_id is None or self.project is None:
             return
-        ids = self.image_list.visible_ids()
-        pos = ids.index(self.image_id) if self.image_id in ids else -1
-        candidates = ids[pos + 1 :] + ids[: max(pos, 0)]  # wrap around to the top of the list
-        if getattr(self.image_list, "order", lambda: "name")() == "uncertainty":
-            candidates = [i for i in ids if i != self.image_id]  # review queue: the most uncertain first
+        nxt = self.queue.next_to_review(self.image_id)  # asked before the save re-sorts the queue
         if not self.try_save(status=ImageStatus.REVIEWED):
             return
-        statuses = {r.id: str(r.status) for r in self.project.images()}
-        nxt = next((i for i in candidates if statuses.get(i) != ImageStatus.REVIEWED.value), None)
         if nxt is None:
             self.message.emit("All images in the list are reviewed.")
             return
         self.open_image(nxt)
 
     def go_relative(self, step: int) -> None:
-        nxt = self.image_list.next_id(self.image_id, step=step)
+        nxt = self.queue.step(self.image_id, step)
         if nxt is not None:
             self.open_image(nxt)
 
     # -- time and cursor ----------------------------------------------------------------------------
-    def _tick(self) -> None:
-        now = time.monotonic()
-        self._seconds += min(now - self._last_event, IDLE_CAP_S)
-        self._last_event = now
-
     def _commit_seconds(self) -> None:
         """Store the time spent on an image that was viewed but not edited since its last save."""
         if self.project is None or self.image_id is None:
             return
-        self._tick()
+        self.timer.tick()
         rec = self.project.record(self.image_id)
-        extra = self._seconds - float(rec.seconds_spent or 0.0)
+        extra = self.timer.unsaved(rec.seconds_spent or 0.0)
         if extra > 0.5:
             self.project.add_seconds(self.image_id, extra)
 
     def _on_cursor(self, x: int, y: int) -> None:
-        self._tick()
+        self.timer.tick()
         if self.cursor_info is None:
             return
         doc = self.document
@@ -353,7 +344,7 @@ class SessionController(QObject):
         root = self.project.image_root
         items = []
         for i in ids:
-            rec = self.image_list.model.record(i)
+            rec = self.queue.record(i)
             if rec is not None:
                 items.append((i, root / rec.rel_path))
         self.thumbnails.request(items)

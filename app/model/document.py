@@ -27,7 +27,7 @@ from app.model.edit_ops import MaskEdit, pick, prediction_edit
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AnnotationDocument", "DocumentError", "MaskEdit"]
+__all__ = ["AnnotationDocument", "DocumentError", "MaskEdit", "starting_mask", "restarts_from_prediction"]
 
 # Called with the changed rectangle (x, y, width, height) after every apply/revert.
 ChangeListener = Callable[[int, int, int, int], None]
@@ -52,6 +52,25 @@ def _split_prediction(prediction: Any) -> tuple[np.ndarray | None, np.ndarray | 
         f"prediction of type {type(prediction).__name__}: expected a label array, a (label, confidence) "
         "pair or a Prediction"
     )
+
+
+def starting_mask(
+    saved: np.ndarray | None, prediction: np.ndarray | None, shape: tuple[int, int], ignore_index: int
+) -> np.ndarray:
+    """The mask an image opens with: its saved mask, else (a copy of) its cached prediction — the point
+    of pre-segmentation — else all unlabeled. Opening writes nothing, so an untouched image stays
+    "pre-segmented"."""
+    if saved is not None:
+        return saved
+    if prediction is not None:
+        return prediction.copy()
+    return np.full(shape, ignore_index, dtype=np.uint8)
+
+
+def restarts_from_prediction(revision: int, has_saved_mask: bool) -> bool:
+    """Whether a prediction arriving for the open image replaces its mask: only when the user has
+    neither edited it (revision 0) nor saved a mask for it; otherwise the user's mask is kept."""
+    return revision == 0 and not has_saved_mask
 
 
 class AnnotationDocument:

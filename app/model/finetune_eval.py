@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from danet_core.jobs import ProgressFn, StopFn, check_stop
+from danet_core.options import PredictOptions
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +34,20 @@ class Comparison:
     note: str = ""
 
 
-def _score(checkpoint: Path, dataset, class_names: list[str], device: str, should_stop: StopFn | None):
-    from danet_core.checkpoints import load_model
-    from danet_core.training import evaluate, make_predictor
+def _score(
+    checkpoint: Path,
+    dataset: Any,
+    class_names: list[str],
+    options: PredictOptions,
+    should_stop: StopFn | None,
+) -> tuple[float | None, str]:
+    from danet_core.training.evaluation import score_checkpoint
 
-    model = load_model(checkpoint)
-    names = [c["name"] for c in model.meta.classes]
-    if names != class_names:
-        return None, f"{checkpoint.name} predicts {len(names)} classes that differ from the project's"
-    predictor = make_predictor(model, mean=model.meta.mean, std=model.meta.std, device=device)
-    metrics = evaluate(predictor, dataset, num_classes=len(class_names), should_stop=should_stop)
+    try:
+        metrics, _ = score_checkpoint(checkpoint, dataset, options=options, class_names=class_names,
+                                      should_stop=should_stop)  # fmt: skip
+    except ValueError as exc:  # a model of other classes is not comparable: say so, do not fail the run
+        return None, str(exc)
     return float(metrics.miou), ""
 
 
@@ -55,7 +61,7 @@ def compare_on_heldout(
 ) -> Comparison:
     """Score both checkpoints on the held-out split of the run's config (``<run>/config.json``)."""
     from danet_core.training import TrainConfig
-    from danet_core.training.data import build_data
+    from danet_core.training.loaders import build_data
 
     cfg = TrainConfig.load(config_path)
     if not cfg.val_split:
@@ -64,17 +70,17 @@ def compare_on_heldout(
     val = bundle.val
     if val is None or len(val) == 0:
         return Comparison(None, None, 0, "no reviewed image fell in the held-out part")
-    device = "cpu" if cfg.device == "auto" else cfg.device
+    options = cfg.predict_options()  # the run's device ("auto" resolved by the Predictor) and eval mode
     total = 2 if old_checkpoint else 1
     if progress:
         progress(0, total, f"scoring the new model on {len(val)} held-out images")
-    new, note = _score(Path(new_checkpoint), val, bundle.class_names, device, should_stop)
+    new, note = _score(Path(new_checkpoint), val, bundle.class_names, options, should_stop)
     check_stop(should_stop)
     old = None
     if old_checkpoint:
         if progress:
             progress(1, total, "scoring the previous model")
-        old, note_old = _score(Path(old_checkpoint), val, bundle.class_names, device, should_stop)
+        old, note_old = _score(Path(old_checkpoint), val, bundle.class_names, options, should_stop)
         note = note or note_old
     if progress:
         progress(total, total, "done")

@@ -27,11 +27,13 @@ import math
 import os
 from dataclasses import asdict, dataclass, fields
 
+from danet_core.options import PRECISIONS
+
 MIN_FOR_HOLDOUT = 4
 EPOCHS = 30
 DEPTHS = (18, 34, 50, 101)
 DEVICES = ("cpu", "cuda")
-PRECISIONS = ("fp32", "bf16", "fp16")
+__all__ = ["DEPTHS", "PRECISIONS", "FinetunePlan", "default_plan", "to_train_config"]
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from danet_core.training.layout import RunLayout
 
-STOP_FILE = "STOP"
-METRICS_FILE = "metrics.jsonl"
-CONFIG_FILE = "config.json"
+log = logging.getLogger(__name__)
 
 
 class MetricsTail:
@@ -90,8 +88,8 @@ class RunOutcome:
 
 def checkpoints(run_dir: Path) -> tuple[Path | None, Path | None]:
     """(last, best) checkpoint paths of a run directory, None where absent."""
-    last = run_dir / "checkpoints" / "last.pt"
-    best = run_dir / "checkpoints" / "best.pt"
+    layout = RunLayout(run_dir)
+    last, best = layout.last, layout.best
     return (last if last.is_file() else None, best if best.is_file() else None)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import cv2
 import numpy as np
 
 _ORDERS = {"rgba": (0, 1, 2, 3), "bgra": (2, 1, 0, 3)}
@@ -182,3 +183,15 @@ def legend_gradient(cmap: str = "inferno", steps: int = 256) -> np.ndarray:
     table = colormap(cmap)
     pos = np.round(np.linspace(0, 255, steps)).astype(np.intp)
     return table[pos].copy()
+
+
+def attention_heatmap(row: np.ndarray, height: int, width: int) -> np.ndarray:
+    """PAM row (float h' x w', sums to ~1) -> float32 H x W in 0..1, scaled to its maximum, bilinear.
+
+    Why scaled to the maximum: a row of a 1/8-resolution feature map spreads ~1 over thousands of cells,
+    so its raw values would all render black; the heatmap shows where the query looks, not how much.
+    """
+    r = np.asarray(row, dtype=np.float32)
+    peak = float(r.max()) if r.size else 0.0
+    r = r / peak if peak > 0 else r
+    return np.clip(cv2.resize(r, (width, height), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)

@@ -13,9 +13,9 @@ Decisions where the issue is silent:
 - The queue holds every image that is not reviewed; images without a prediction yet (uncertainty None)
   come after all scored ones, by name, so "next" never jumps to an image nobody has looked at while
   informative ones wait. Ties are broken by name so the order is deterministic.
-- "Next" in uncertainty order is the most uncertain queued image other than the current one (the queue
-  re-sorts as predictions change); in name order it is the first queued image after the current one by
-  name, wrapping around to the start.
+- "Next" (:meth:`app.model.image_queue.ImageQueue.next_to_review`): in uncertainty order the most
+  uncertain queued image other than the current one (the queue re-sorts as predictions change); in name
+  order the first queued image after the current one by name, wrapping around to the start.
 - Effort: pixels changed from the prediction and seconds spent, as the project store records them on
   save. The project figure is the share of pixels changed over reviewed images that have both figures
   (manual labeling from scratch = 100%), plus totals, and the same share per model version so the user
@@ -24,7 +24,7 @@ Decisions where the issue is silent:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -78,21 +78,9 @@ def uncertainty_score(
     return float((finite < low_margin).mean(dtype=np.float64))
 
 
-def _status(record: ImageRecordLike) -> str:
+def record_status(record: ImageRecordLike) -> str:
     # ImageStatus is a str enum; str() of it may include the class name, .value never does
     return str(getattr(record.status, "value", record.status))
-
-
-def queued(records: Iterable[ImageRecordLike]) -> list[ImageRecordLike]:
-    """Records that still need review (every status except reviewed)."""
-    return [r for r in records if _status(r) != REVIEWED]
-
-
-def order_queue(records: Iterable[ImageRecordLike], order: str = "uncertainty") -> list[ImageRecordLike]:
-    """The unreviewed records in review order (see the module docstring)."""
-    if order not in ORDERS:
-        raise ValueError(f"queue order {order!r}; expected one of {', '.join(ORDERS)}")
-    return sorted(queued(records), key=lambda r: sort_key(r, order))
 
 
 def sort_key(record: ImageRecordLike, order: str = "uncertainty") -> tuple:
@@ -105,29 +93,12 @@ def sort_key(record: ImageRecordLike, order: str = "uncertainty") -> tuple:
         return (0, 0.0, record.rel_path)
     if order != "uncertainty":
         raise ValueError(f"queue order {order!r}; expected one of {', '.join(ORDERS)}")
-    if _status(record) == REVIEWED:
+    if record_status(record) == REVIEWED:
         return (2, 0.0, record.rel_path)
     u = record.uncertainty
     if u is None or not np.isfinite(u):
         return (1, 0.0, record.rel_path)
     return (0, -float(u), record.rel_path)
-
-
-def next_image(
-    records: Sequence[ImageRecordLike], current_id: int | None, order: str = "uncertainty"
-) -> ImageRecordLike | None:
-    """The record "next" should open after ``current_id`` (None when nothing else is left to review)."""
-    queue = order_queue(records, order)
-    others = [r for r in queue if r.id != current_id]
-    if not others:
-        return None
-    if order == "uncertainty" or current_id is None:
-        return others[0]
-    current = next((r for r in records if r.id == current_id), None)
-    if current is None:
-        return others[0]
-    after = [r for r in others if r.rel_path > current.rel_path]
-    return after[0] if after else others[0]
 
 
 @dataclass(frozen=True)
@@ -173,7 +144,7 @@ class ProjectEffort:
 def project_effort(records: Iterable[ImageRecordLike]) -> ProjectEffort:
     """Totals over reviewed images; per model version the share of pixels changed (the loop's payoff)."""
     records = list(records)
-    reviewed = [r for r in records if _status(r) == REVIEWED]
+    reviewed = [r for r in records if record_status(r) == REVIEWED]
     changed = total = 0
     by_version: dict[str, list[int]] = {}
     measured = 0

@@ -293,6 +293,14 @@ class CanvasView(QGraphicsView):
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(moved.y()))
         self.zoom_changed.emit(self.zoom())
 
+    def report_class_picked(self, index: int) -> None:
+        """ToolHost: the eyedropper picked ``index``."""
+        self.class_picked.emit(index)
+
+    def report_attention_click(self, x: int, y: int) -> None:
+        """ToolHost: the attention tool clicked image pixel (x, y)."""
+        self.attention_clicked.emit(x, y)
+
     def screen_distance(self, a: Point, b: Point) -> float:
         """Distance between two image points in screen pixels at the current zoom."""
         return math.hypot(a[0] - b[0], a[1] - b[1]) * self.zoom()

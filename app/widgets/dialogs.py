@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.session import AppSettings
+from app.model.settings import AppSettings
+from danet_core.options import DEVICE_AUTO, PRECISIONS
 
 BUILTIN_LABEL_SETS = ("cityscapes", "camvid", "voc")
 
@@ -41,12 +42,12 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Inference and editing settings")
         self.device = QComboBox()
-        for d in ["auto", *devices]:
+        for d in [DEVICE_AUTO, *devices]:
             self.device.addItem(d)
         self.device.setCurrentText(settings.device)
         self.device.setToolTip("auto = the first CUDA GPU when present, else the CPU")
         self.precision = QComboBox()
-        self.precision.addItems(["fp32", "bf16", "fp16"])
+        self.precision.addItems(list(PRECISIONS))
         self.precision.setCurrentText(settings.precision)
         self.precision.setToolTip("bf16/fp16 autocast: faster on GPUs, slightly different probabilities")
         self.mode = QComboBox()

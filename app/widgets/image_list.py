@@ -5,27 +5,23 @@ itself. The model asks for thumbnails only of rows the view actually paints (``d
 only called for visible rows), batches those requests with a zero-delay timer and emits
 ``thumbnails_needed(list[int])``; whoever owns a worker (the session controller) decodes them off the GUI
 thread and calls :meth:`ImageListPanel.set_thumbnail`.
+
+The order, the filters and "which image is next" are app state (:class:`app.model.image_queue.ImageQueue`);
+this panel shows the queue's visible records and edits its order and filters. After changing the queue's
+records, the owner calls :meth:`ImageListPanel.refresh` (or :meth:`update_record` for one row).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QModelIndex,
-    QPersistentModelIndex,
-    QSize,
-    QSortFilterProxyModel,
-    Qt,
-    QTimer,
-    Signal,
-)
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QListView, QVBoxLayout, QWidget
 
-from app.model.review_queue import sort_key
+from app.model.image_queue import STATUS_FILTERS, ImageQueue
+from app.model.review_queue import record_status
 
 THUMB_SIZE = QSize(96, 72)
 STATUS_LABELS = {
@@ -41,21 +37,9 @@ STATUS_COLORS = {
     "in_progress": QColor(245, 159, 0),
     "reviewed": QColor(52, 168, 83),
 }
-FILTERS = (
-    ("All images", None),
-    ("Not reviewed", {"new", "presegmented", "in_progress"}),
-    ("New", {"new"}),
-    ("Pre-segmented", {"presegmented"}),
-    ("In progress", {"in_progress"}),
-    ("Reviewed", {"reviewed"}),
-)
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 IdRole = Qt.ItemDataRole.UserRole + 1
 StatusRole = Qt.ItemDataRole.UserRole + 2
-
-
-def _status(record: Any) -> str:
-    return str(getattr(record.status, "value", record.status))
 
 
 def _status_dot(color: QColor, size: int = 14) -> QPixmap:
@@ -71,12 +55,13 @@ def _status_dot(color: QColor, size: int = 14) -> QPixmap:
 
 
 class ImageListModel(QAbstractListModel):
-    """Rows are project image records (``id``, ``rel_path``, ``status``, ...)."""
+    """Rows are the visible records of an :class:`ImageQueue` (``id``, ``rel_path``, ``status``, ...)."""
 
     thumbnails_needed = Signal(list)
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, queue: ImageQueue, parent: Any = None) -> None:
         super().__init__(parent)
+        self.queue = queue
         self._records: list[Any] = []
         self._row_of: dict[int, int] = {}
         self._thumbs: dict[int, QPixmap] = {}
@@ -88,15 +73,21 @@ class ImageListModel(QAbstractListModel):
         self._flush.setInterval(0)
         self._flush.timeout.connect(self._emit_requests)
 
-    def set_records(self, records: Sequence[Any]) -> None:
+    def refresh(self) -> None:
+        """Re-read the queue's visible records (order, filter or records changed)."""
         self.beginResetModel()
-        self._records = list(records)
+        self._records = self.queue.visible()
         self._row_of = {r.id: i for i, r in enumerate(self._records)}
-        self._thumbs = {k: v for k, v in self._thumbs.items() if k in self._row_of}
-        self._requested &= set(self._row_of)
+        known = {r.id for r in self.queue.records()}
+        self._thumbs = {k: v for k, v in self._thumbs.items() if k in known}
+        self._requested &= known
         self.endResetModel()
 
     def update_record(self, record: Any) -> None:
+        """One record changed in the queue: repaint its row, or re-read when the order moved."""
+        if [r.id for r in self.queue.visible()] != [r.id for r in self._records]:
+            self.refresh()
+            return
         row = self._row_of.get(record.id)
         if row is None:
             return
@@ -105,10 +96,10 @@ class ImageListModel(QAbstractListModel):
         self.dataChanged.emit(idx, idx)
 
     def record(self, image_id: int) -> Any | None:
-        row = self._row_of.get(image_id)
-        return None if row is None else self._records[row]
+        return self.queue.record(image_id)
 
     def records(self) -> list[Any]:
+        """The shown records, in the shown order."""
         return list(self._records)
 
     def row_of(self, image_id: int) -> int | None:
@@ -132,7 +123,7 @@ class ImageListModel(QAbstractListModel):
         if not index.isValid():
             return None
         rec = self._records[index.row()]
-        status = _status(rec)
+        status = record_status(rec)
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{rec.rel_path}\n{STATUS_LABELS.get(status, status)}"
         if role == Qt.ItemDataRole.DecorationRole:
@@ -173,50 +164,18 @@ class ImageListModel(QAbstractListModel):
             self.thumbnails_needed.emit(ids)
 
 
-class _StatusFilter(QSortFilterProxyModel):
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.statuses: set[str] | None = None
-        self.order = "name"  # review queue order (app.model.review_queue.sort_key): "name" | "uncertainty"
-        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-
-    def lessThan(
-        self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex
-    ) -> bool:
-        src = self.sourceModel()
-        a, b = src.record(left.data(IdRole)), src.record(right.data(IdRole))
-        return sort_key(a, self.order) < sort_key(b, self.order)
-
-    def set_statuses(self, statuses: set[str] | None) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9; invalidateFilter() is deprecated there
-            self.beginFilterChange()
-            self.statuses = statuses
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:  # pragma: no cover - older Qt
-            self.statuses = statuses
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, row: int, parent: QModelIndex | QPersistentModelIndex) -> bool:
-        src = self.sourceModel()
-        idx = src.index(row, 0, parent)
-        if self.statuses is not None and src.data(idx, StatusRole) not in self.statuses:
-            return False
-        return super().filterAcceptsRow(row, parent)
-
-
 class ImageListPanel(QWidget):
     """Filterable image list. Emits ``image_activated(id)`` when the user picks an image."""
 
     image_activated = Signal(int)
     thumbnails_needed = Signal(list)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, queue: ImageQueue | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = ImageListModel(self)
-        self.proxy = _StatusFilter(self)
-        self.proxy.setSourceModel(self.model)
+        self.queue = queue if queue is not None else ImageQueue()
+        self.model = ImageListModel(self.queue, self)
         self.filter_combo = QComboBox()
-        for label, _ in FILTERS:
+        for label, _ in STATUS_FILTERS:
             self.filter_combo.addItem(label)
         self.filter_combo.setToolTip("Show only images with this status")
         self.order_combo = QComboBox()
@@ -227,7 +186,7 @@ class ImageListPanel(QWidget):
         self.search.setPlaceholderText("Filter by name…")
         self.search.setClearButtonEnabled(True)
         self.view = QListView()
-        self.view.setModel(self.proxy)
+        self.view.setModel(self.model)
         self.view.setUniformItemSizes(True)  # only visible rows are queried: lazy thumbnails
         self.view.setIconSize(THUMB_SIZE)
         self.view.setSelectionMode(QListView.SelectionMode.SingleSelection)
@@ -244,64 +203,80 @@ class ImageListPanel(QWidget):
         self.order_combo.currentIndexChanged.connect(
             lambda _i: self.set_order(self.order_combo.currentData())
         )
-        self.proxy.sort(0)
-        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+        self.search.textChanged.connect(self._name_filter_changed)
         self.view.activated.connect(self._activated)
         self.view.clicked.connect(self._activated)
         self.model.thumbnails_needed.connect(self.thumbnails_needed)
 
     # -- slots for the controller -----------------------------------------------------------------
     def set_records(self, records: Iterable[Any]) -> None:
-        self.model.set_records(list(records))
+        """Replace the queue's records and show them."""
+        self.queue.set_records(records)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the queue as it is now, keeping the selected image selected."""
+        current = self.current_id()
+        self.model.refresh()
+        if current is not None:
+            self.set_current(current)
 
     def update_record(self, record: Any) -> None:
-        self.model.update_record(record)
+        current = self.current_id()
+        if self.queue.update_record(record):
+            self.model.update_record(record)
+            if current is not None and self.current_id() != current:
+                self.set_current(current)
 
     def set_thumbnail(self, image_id: int, image: QImage) -> None:
         self.model.set_thumbnail(image_id, image)
 
     def set_status_filter(self, label: str) -> None:
-        labels = [f[0] for f in FILTERS]
+        labels = [f[0] for f in STATUS_FILTERS]
         self.filter_combo.setCurrentIndex(labels.index(label))
+
+    def current_id(self) -> int | None:
+        idx = self.view.currentIndex()
+        value = idx.data(IdRole) if idx.isValid() else None
+        return None if value is None else int(value)
 
     def set_current(self, image_id: int) -> None:
         """Select ``image_id`` without emitting ``image_activated`` (the controller already opened it)."""
         row = self.model.row_of(image_id)
         if row is None:
             return
-        proxy_idx = self.proxy.mapFromSource(self.model.index(row))
-        if proxy_idx.isValid():
-            self.view.setCurrentIndex(proxy_idx)
-            self.view.scrollTo(proxy_idx)
+        idx = self.model.index(row)
+        self.view.setCurrentIndex(idx)
+        self.view.scrollTo(idx)
 
     def set_order(self, order: str) -> None:
         """ "name" or "uncertainty" (unreviewed, most uncertain first); "next" follows the shown order."""
+        self.queue.set_order(order)
+        self.order_combo.blockSignals(True)
         self.order_combo.setCurrentIndex(max(0, self.order_combo.findData(order)))
-        self.proxy.order = order
-        self.proxy.invalidate()
-        self.proxy.sort(0)
+        self.order_combo.blockSignals(False)
+        self.refresh()
 
     def order(self) -> str:
-        return self.proxy.order
+        return self.queue.order
 
     def visible_ids(self) -> list[int]:
         """Ids in the filtered, displayed order."""
-        return [self.proxy.index(r, 0).data(IdRole) for r in range(self.proxy.rowCount())]
+        return [r.id for r in self.model.records()]
 
-    def next_id(self, after: int | None, *, step: int = 1) -> int | None:
-        """The image ``step`` rows after ``after`` in the displayed order (None at the end)."""
-        ids = self.visible_ids()
-        if not ids:
-            return None
-        if after not in ids:
-            return ids[0] if step > 0 else ids[-1]
-        pos = ids.index(after) + step
-        return ids[pos] if 0 <= pos < len(ids) else None
+    def row_index(self, row: int) -> QModelIndex:
+        """The view index of a displayed row (tests click rows through it)."""
+        return self.model.index(row)
 
     def _filter_changed(self, i: int) -> None:
-        self.proxy.set_statuses(FILTERS[i][1])
+        self.queue.set_status_filter(STATUS_FILTERS[i][1])
+        self.refresh()
 
-    def _activated(self, proxy_idx: QModelIndex) -> None:
-        image_id = proxy_idx.data(IdRole)
+    def _name_filter_changed(self, text: str) -> None:
+        self.queue.set_name_filter(text)
+        self.refresh()
+
+    def _activated(self, idx: QModelIndex) -> None:
+        image_id = idx.data(IdRole)
         if image_id is not None:
             self.image_activated.emit(int(image_id))

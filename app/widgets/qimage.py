@@ -61,11 +61,3 @@ def rgb_to_wrapped(rgb: np.ndarray) -> WrappedImage:
     code = cv2.COLOR_RGB2BGRA if CHANNEL_ORDER == "bgra" else cv2.COLOR_RGB2RGBA
     buf = np.ascontiguousarray(cv2.cvtColor(np.ascontiguousarray(rgb), code))
     return wrap_buffer(buf, opaque=True)
-
-
-def qimage_to_rgb(image: QImage) -> np.ndarray:
-    """Copy any QImage into an RGB uint8 H x W x 3 array (tests, screenshots, thumbnails)."""
-    img = image.convertToFormat(QImage.Format.Format_RGB888)
-    h, w, stride = img.height(), img.width(), img.bytesPerLine()
-    arr = np.frombuffer(img.constBits(), dtype=np.uint8, count=stride * h).reshape(h, stride)
-    return arr[:, : 3 * w].reshape(h, w, 3).copy()

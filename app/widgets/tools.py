@@ -1,7 +1,7 @@
 """The canvas tools as a small state machine: one object per tool, fed with image coordinates.
 
-The canvas (``app.widgets.canvas.CanvasView``) turns mouse events into image coordinates and forwards
-left-button presses, moves, releases, double clicks and a few keys to the active tool; panning (middle
+The canvas (``app.widgets.canvas.CanvasView``, a :class:`ToolHost`) turns mouse events into image
+coordinates and forwards left-button presses, moves, releases, double clicks and a few keys to the active tool; panning (middle
 button, Space + drag, the pan tool) is handled by the canvas itself. Tools compute edits with the pure
 helpers of :mod:`app.model.edit_ops` and hand them to the canvas, which records them for undo.
 
@@ -23,11 +23,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem, QGraphicsScene
 
 from app.model.edit_ops import (
     Point,
@@ -40,7 +40,28 @@ from app.model.edit_ops import (
 )
 
 if TYPE_CHECKING:
-    from app.widgets.canvas import CanvasView
+    from app.model.document import AnnotationDocument
+    from app.model.edit_ops import MaskEdit
+
+
+class ToolHost(Protocol):
+    """What a tool needs from the view it works in (``CanvasView`` implements it; tests may fake it).
+
+    Why a protocol: the canvas owns the tools, so the tools must not import the canvas back.
+    """
+
+    document: AnnotationDocument | None
+
+    def scene(self) -> QGraphicsScene: ...
+    def current_class(self) -> int: ...
+    def lock_class(self) -> int | None: ...
+    def set_current_class(self, index: int) -> None: ...
+    def brush_size(self) -> int: ...
+    def image_size(self) -> tuple[int, int]: ...
+    def screen_distance(self, a: Point, b: Point) -> float: ...
+    def push_edit(self, edit: MaskEdit, text: str, *, applied: bool) -> None: ...
+    def report_class_picked(self, index: int) -> None: ...
+    def report_attention_click(self, x: int, y: int) -> None: ...
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +97,7 @@ class Tool:
     shows_brush = False  # draw the round brush outline under the mouse
     pans = False  # left-drag pans the view instead of reaching the tool
 
-    def __init__(self, canvas: CanvasView) -> None:
+    def __init__(self, canvas: ToolHost) -> None:
         self.canvas = canvas
 
     def activate(self) -> None:
@@ -107,7 +128,7 @@ class BrushTool(Tool):
 
     shows_brush = True
 
-    def __init__(self, canvas: CanvasView, *, erase: bool) -> None:
+    def __init__(self, canvas: ToolHost, *, erase: bool) -> None:
         super().__init__(canvas)
         self.erase = erase
         self.name = "eraser" if erase else "brush"
@@ -174,7 +195,7 @@ class BrushTool(Tool):
 class PolygonCollector:
     """Collects polygon vertices with a live preview; calls ``on_close(points)`` when closed."""
 
-    def __init__(self, canvas: CanvasView, on_close: Callable[[list[Point]], None]) -> None:
+    def __init__(self, canvas: ToolHost, on_close: Callable[[list[Point]], None]) -> None:
         self.canvas = canvas
         self.on_close = on_close
         self.points: list[Point] = []
@@ -258,7 +279,7 @@ class PolygonCollector:
 class PolygonTool(Tool):
     name = "polygon"
 
-    def __init__(self, canvas: CanvasView) -> None:
+    def __init__(self, canvas: ToolHost) -> None:
         super().__init__(canvas)
         self.collector = PolygonCollector(canvas, self._fill)
 
@@ -312,13 +333,13 @@ class EyedropperTool(Tool):
         if value is None or value == doc.ignore_index:
             return
         self.canvas.set_current_class(value)
-        self.canvas.class_picked.emit(value)
+        self.canvas.report_class_picked(value)
 
 
 class ReplaceTool(Tool):
     name = "replace"
 
-    def __init__(self, canvas: CanvasView) -> None:
+    def __init__(self, canvas: ToolHost) -> None:
         super().__init__(canvas)
         self.collector = PolygonCollector(canvas, self._replace_polygon)
         self._source: int | None = None
@@ -402,7 +423,7 @@ class AttentionTool(Tool):
         x, y = math.floor(pos.x()), math.floor(pos.y())
         w, h = self.canvas.image_size()
         if 0 <= x < w and 0 <= y < h:
-            self.canvas.attention_clicked.emit(x, y)
+            self.canvas.report_attention_click(x, y)
 
 
 class PanTool(Tool):
@@ -411,7 +432,7 @@ class PanTool(Tool):
     pans = True
 
 
-def make_tools(canvas: CanvasView) -> dict[str, Tool]:
+def make_tools(canvas: ToolHost) -> dict[str, Tool]:
     """One instance of every tool, keyed by :data:`TOOL_NAMES`."""
     tools: dict[str, Tool] = {
         "brush": BrushTool(canvas, erase=False),

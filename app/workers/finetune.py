@@ -28,15 +28,13 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from app.model.finetune_run import (
-    CONFIG_FILE,
-    METRICS_FILE,
-    STOP_FILE,
     MetricsTail,
     RunOutcome,
     classify_end,
     eta_seconds,
     format_eta,
 )
+from danet_core.training.layout import RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +43,10 @@ STDERR_TAIL_BYTES = 16_000
 
 def train_command(run_dir: Path, *, resume: bool = False) -> list[str]:
     """The child's argv (without the interpreter): the ``danet train`` CLI on the run's config."""
-    args = ["-m", "danet_core.cli", "train", "--config", str(run_dir / CONFIG_FILE)]
+    layout = RunLayout(run_dir)
+    args = ["-m", "danet_core.cli", "train", "--config", str(layout.config)]
     if resume:
-        args += ["--resume", str(run_dir / "checkpoints" / "last.pt")]
+        args += ["--resume", str(layout.last)]
     return args
 
 
@@ -79,7 +78,7 @@ class FinetuneWorker(QObject):
         self._program = program
         self._args = list(args) if args is not None else train_command(self.run_dir)
         self._grace_ms = int(grace_s * 1000)
-        self._tail = MetricsTail(self.run_dir / METRICS_FILE)
+        self._tail = MetricsTail(RunLayout(self.run_dir).metrics)
         self._records: list[dict] = []
         self._stderr = b""
         self._stop_requested = False
@@ -101,7 +100,7 @@ class FinetuneWorker(QObject):
 
     # -- control ----------------------------------------------------------------------------------
     def start(self) -> None:
-        stale = self.run_dir / STOP_FILE
+        stale = RunLayout(self.run_dir).stop
         if stale.exists():
             stale.unlink()  # a STOP of a cancelled earlier attempt must not end this one at once
         env = QProcessEnvironment.systemEnvironment()
@@ -119,7 +118,7 @@ class FinetuneWorker(QObject):
             return
         self._stop_requested = True
         try:
-            (self.run_dir / STOP_FILE).write_bytes(b"stop requested by the app\n")
+            RunLayout(self.run_dir).stop.write_bytes(b"stop requested by the app\n")
         except OSError as exc:  # cannot even write a file (disk full): stop it the hard way
             log.warning(
                 "cannot write the STOP file in %s (%s); killing the training process", self.run_dir, exc

@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal
 from app.model.class_mapping import ClassMapping
 from app.model.review_queue import uncertainty_score
 from app.workers.base import FunctionWorker
-from danet_core.io import load_image
+from danet_core.images import load_image
 from danet_core.jobs import ProgressFn, StopFn, check_stop
 
 log = logging.getLogger(__name__)
@@ -161,9 +161,6 @@ class InferenceQueue(QObject):
         if not image_ids:
             self._finish_batch()
         return self._batch
-
-    def batch_running(self) -> bool:
-        return self._batch is not None
 
     def cancel_batch(self) -> None:
         """Drop the queued batch images and stop the running one if it belongs to the batch."""

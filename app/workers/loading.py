@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
 from app.workers.base import FunctionWorker
-from danet_core.io import load_image
+from danet_core.images import load_image
 from danet_core.jobs import ProgressFn, StopFn, check_stop
 
 log = logging.getLogger(__name__)

@@ -30,17 +30,16 @@ import cv2
 import numpy as np
 import torch
 
-from danet_core.assist import (
+from danet_core.bench.assist_loop import (
     apply_corrections,
-    confusion_matrix,
     count_corrections,
     make_round,
-    mean_iou,
     plot_summary,
     round_batches,
     summarise,
 )
-from danet_core.io import atomic_save_png, load_image, load_mask_png
+from danet_core.images import atomic_save_png, load_image, load_mask_png
+from danet_core.training.metrics import ConfusionMatrix, metrics_from_confusion
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +169,10 @@ def _finetune(args: argparse.Namespace, data_dir: Path, run_dir: Path, init: Pat
 
 
 def _heldout_confusion(predictor, heldout: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    conf = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    conf = ConfusionMatrix(NUM_CLASSES)
     for image, truth in heldout:
-        conf += confusion_matrix(predictor.predict(image).label, truth, NUM_CLASSES)
-    return conf
+        conf.update(predictor.predict(image).label, truth)
+    return conf.mat
 
 
 def _correct_round(predictor, root: Path, names: list[str], scale: float, data_dir: Path) -> list:
@@ -214,7 +213,7 @@ def run(args: argparse.Namespace) -> dict:
     heldout = [_load_pair(root, "val", n, args.scale) for n in _names(root, "val")[: max(1, args.heldout)]]
     checkpoint = work / "round-init.pt"
     _initial_checkpoint(checkpoint, args.depth, args.seed)
-    baseline, _ = mean_iou(_heldout_confusion(_predictor(checkpoint), heldout))
+    baseline = float(metrics_from_confusion(_heldout_confusion(_predictor(checkpoint), heldout)).miou)
     log.info("initial model: held-out mIoU %.3f", baseline)
     records = []
     for r, batch in enumerate(batches):

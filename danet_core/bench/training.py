@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from danet_core.options import DEVICE_AUTO, DEVICE_HELP, PRECISIONS, resolve_device
+
 log = logging.getLogger(__name__)
 
 
@@ -31,15 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per implementation")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
     parser.add_argument("--impls", default="efficient,naive", help="PAM implementations to compare")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    parser.add_argument("--device", default=DEVICE_AUTO, help=DEVICE_HELP)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 
 def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    return torch.device(resolve_device(name))
 
 
 def _cpu_name() -> str:

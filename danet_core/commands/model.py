@@ -14,23 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from danet_core.io import IMAGE_EXTENSIONS, atomic_save_png
+from danet_core.images import IMAGE_EXTENSIONS, atomic_save_png
+from danet_core.options import add_predict_arguments, int_list, predict_options_from_args
 
 log = logging.getLogger(__name__)
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.replace(",", " ").split()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected integers such as 4,8,16") from exc
-
-
-def _float_list(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.replace(",", " ").split()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers such as 0.75,1,1.25") from exc
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("src", type=Path)
     imp.add_argument("dst", type=Path)
     imp.add_argument("--source", choices=("auto", "official", "mmseg"), default="auto")
-    imp.add_argument("--multi-grid", type=_int_list, default=None, help="layer4 dilations, e.g. 4,8,16")
+    imp.add_argument("--multi-grid", type=int_list, default=None, help="layer4 dilations, e.g. 4,8,16")
     imp.add_argument("--no-multi-grid", action="store_true", help="layer4 dilations 2,4,4 (no multi-grid)")
     imp.add_argument("--align-corners", choices=("true", "false"), default=None)
     imp.add_argument(
@@ -61,15 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pred.add_argument("-c", "--checkpoint", type=Path, required=True)
     pred.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     pred.add_argument("--source", choices=("auto", "native", "official", "mmseg"), default="auto")
-    pred.add_argument("--mode", choices=("whole", "slide", "multiscale"), default="whole")
-    pred.add_argument("--crop", type=_int_list, default=None, help="window H,W for slide (default 512,1024)")
-    pred.add_argument("--stride", type=_int_list, default=None, help="window step H,W (default 2/3 crop)")
-    pred.add_argument(
-        "--scales", type=_float_list, default=None, help="multiscale factors (default 0.75..2.0)"
-    )
-    pred.add_argument("--flip", action="store_true", help="also average horizontally flipped passes")
-    pred.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
-    pred.add_argument("--device", default="auto", help="auto (CUDA if available) | cpu | cuda | cuda:1")
+    add_predict_arguments(pred)
     pred.add_argument("--color", action="store_true", help="also write NAME_color.png")
     pred.add_argument("--no-confidence", action="store_true", help="do not write NAME_confidence.png")
     pred.set_defaults(func=run_predict)
@@ -146,26 +125,15 @@ def _write_outputs(out: Path, stem: Path, pred, palette: np.ndarray | None, conf
 
 def _predictor(args: argparse.Namespace):
     from danet_core.checkpoints import load_model
-    from danet_core.inference import DEFAULT_SCALES, Predictor
+    from danet_core.inference import Predictor
 
-    model = load_model(args.checkpoint, source=args.source)
-    crop = tuple(args.crop) if args.crop else ((512, 1024) if args.mode == "slide" else None)
-    return Predictor(
-        model,
-        device=args.device,
-        precision=args.precision,
-        mode=args.mode,
-        crop=crop,
-        stride=tuple(args.stride) if args.stride else None,
-        scales=tuple(args.scales) if args.scales else DEFAULT_SCALES,
-        flip=args.flip,
-    )
+    return Predictor(load_model(args.checkpoint, source=args.source), predict_options_from_args(args))
 
 
 def run_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from danet_core.io import ImageReadError
+    from danet_core.images import ImageReadError
 
     images = collect_images(args.inputs)
     predictor = _predictor(args)

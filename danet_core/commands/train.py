@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from danet_core.options import DEVICE_AUTO, DEVICE_HELP, MODES, PRECISIONS, PredictOptions
+
 log = logging.getLogger(__name__)
 
 TRAIN_EPILOG = """\
@@ -127,13 +129,13 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--head-lr-mult", type=float, help="head learning rate multiplier (paper: 10)")
     o.add_argument("--warmup-iters", type=int, help="linear warm-up iterations")
     o.add_argument("--weight-decay", type=float)
-    o.add_argument("--precision", choices=["fp32", "bf16", "fp16"], help="autocast precision")
+    o.add_argument("--precision", choices=PRECISIONS, help="autocast precision")
     o.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     o.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
     o.add_argument("--sync-bn", action=argparse.BooleanOptionalAction, default=None, help="DDP SyncBatchNorm")
     v = p.add_argument_group("evaluation")
     v.add_argument("--val-interval", type=int, help="iterations between validations (0: at the end only)")
-    v.add_argument("--eval-mode", choices=["whole", "slide", "multiscale"])
+    v.add_argument("--eval-mode", choices=MODES)
     v.add_argument("--eval-scales", type=_floats, help="multiscale factors, e.g. 0.5 or 0.75,1,1.25")
     v.add_argument("--eval-flip", action=argparse.BooleanOptionalAction, default=None)
     r = p.add_argument_group("run")
@@ -192,11 +194,12 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def _resumed_config(resume: str) -> Any:
     """The config stored in the run being resumed (so ``--resume DIR`` alone is enough)."""
     from danet_core.training import TrainConfig
+    from danet_core.training.layout import CONFIG_FILE, RunLayout
 
     path = Path(resume)
-    cfg_file = path / "config.json" if path.is_dir() else path.parent.parent / "config.json"
+    cfg_file = (RunLayout(path) if path.is_dir() else RunLayout.of_checkpoint(path)).config
     if not cfg_file.is_file():
-        raise FileNotFoundError(f"{cfg_file}: no config.json of the run to resume; give --config too")
+        raise FileNotFoundError(f"{cfg_file}: no {CONFIG_FILE} of the run to resume; give --config too")
     cfg = TrainConfig.load(cfg_file)
     if not cfg.run_dir:
         cfg.run_dir = str(cfg_file.parent)
@@ -265,13 +268,13 @@ def _add_eval_arguments(p: argparse.ArgumentParser) -> None:
     _add_data_arguments(p)
     p.add_argument("--split", default="val", help="split to score (default val)")
     p.add_argument("--limit", type=int, help="score only the first N images")
-    p.add_argument("--eval-mode", default="whole", choices=["whole", "slide", "multiscale"])
+    p.add_argument("--eval-mode", default="whole", choices=MODES)
     p.add_argument("--eval-scales", type=_floats, default=[1.0], help="multiscale factors, e.g. 0.75,1,1.25")
     p.add_argument("--eval-flip", action="store_true", help="also average the flipped image")
     p.add_argument("--crop", type=_size, help="sliding window H,W")
     p.add_argument("--stride", type=_size, help="sliding stride H,W (default 2/3 of the window)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    p.add_argument("--device", default=DEVICE_AUTO, help=DEVICE_HELP)
     p.add_argument("--threads", type=int)
     p.add_argument("--out", type=Path, help="also write the JSON here")
     p.add_argument("--no-progress", action="store_true")
@@ -280,7 +283,7 @@ def _add_eval_arguments(p: argparse.ArgumentParser) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from danet_core.io import atomic_write_bytes
+    from danet_core.files import atomic_write_bytes
     from danet_core.training.evaluation import evaluate_checkpoint
 
     if args.threads:
@@ -290,9 +293,10 @@ def run_eval(args: argparse.Namespace) -> int:
         result = evaluate_checkpoint(
             args.checkpoint, dataset=args.dataset or "folder", data_root=args.data_root or "",
             split=args.split, label_set=args.label_set or "camvid", void_ids=args.void_ids or [],
-            mask_dir_suffix=args.mask_dir_suffix or "annot", limit=args.limit, mode=args.eval_mode,
-            scales=tuple(args.eval_scales), flip=args.eval_flip, crop=args.crop, stride=args.stride,
-            precision=args.precision, device=args.device, progress=bar,
+            mask_dir_suffix=args.mask_dir_suffix or "annot", limit=args.limit, options=PredictOptions(
+                mode=args.eval_mode, scales=tuple(args.eval_scales), flip=args.eval_flip, crop=args.crop,
+                stride=args.stride, precision=args.precision, device=args.device,
+            ), progress=bar,
         )  # fmt: skip
     finally:
         bar.close()

@@ -22,7 +22,7 @@ def export_project(
 ) -> BatchReport:
     """Export the project's masks (default: reviewed images) in format ``fmt``."""
     if fmt == "cityscapes":
-        from danet_core.formats.cityscapes import export_cityscapes
+        from danet_core.formats.cityscapes_export import export_cityscapes
 
         return export_cityscapes(project, out_dir, **options)
     if fmt == "labelme":

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from danet_core.formats.cityscapes import NAME_TO_LABEL, is_cityscapes_set
+from danet_core.formats.cityscapes_labels import NAME_TO_LABEL, is_cityscapes_set
 from danet_core.formats.common import BatchReport, FormatError, run_items
 from danet_core.formats.polygons import draw_polygons
-from danet_core.io import load_mask_png
+from danet_core.images import load_mask_png
 from danet_core.jobs import ProgressFn, StopFn
 from danet_core.project import ImageRecord, ImageStatus, Project
 

@@ -4,7 +4,7 @@ Policy for bad input (the same for all formats): one clear error per item naming
 was expected; the batch goes on with the next item and ends with a summary (:class:`BatchReport`).
 Two things stop a batch at once, because every following item would fail the same way: an export
 folder that cannot be written, and a full disk (``ENOSPC``). Files are written atomically
-(danet_core.io), so an interrupted export never leaves a torn file, and nothing is ever written
+(danet_core.files), so an interrupted export never leaves a torn file, and nothing is ever written
 outside the chosen export folder (names with ``..``, separators or absolute paths are refused).
 """
 
@@ -16,12 +16,13 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
-from danet_core.io import atomic_save_png, atomic_write_bytes
+from danet_core.files import atomic_write_bytes
+from danet_core.images import atomic_save_png
 from danet_core.jobs import ProgressFn, StopFn, check_stop
 from danet_core.project import ImageRecord, ImageStatus, Project
 
@@ -156,3 +157,31 @@ def run_items(
 def export_records(project: Project, statuses: Iterable[ImageStatus | str] | None) -> list[ImageRecord]:
     """Images with a saved mask and one of ``statuses`` (None: any status)."""
     return [r for r in project.images(status=statuses) if r.has_mask]
+
+
+# -- matching label files to project images ---------------------------------------------------------
+def match_images(project: Project) -> tuple[dict[str, ImageRecord], dict[str, list[ImageRecord]]]:
+    """(relative path without extension -> record, file stem -> records) for matching label files."""
+    by_rel: dict[str, ImageRecord] = {}
+    by_stem: dict[str, list[ImageRecord]] = {}
+    for rec in project.images():
+        p = PurePosixPath(rec.rel_path)
+        by_rel.setdefault(str(p.with_suffix("")), rec)
+        by_stem.setdefault(p.stem, []).append(rec)
+    return by_rel, by_stem
+
+
+def find_record(
+    rel_no_ext: str, by_rel: dict[str, ImageRecord], by_stem: dict[str, list[ImageRecord]], source: Path
+) -> ImageRecord:
+    if rel_no_ext in by_rel:
+        return by_rel[rel_no_ext]
+    stem = PurePosixPath(rel_no_ext).name
+    candidates = by_stem.get(stem, [])
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise FormatError(f"{source}: no project image named {stem}.*")
+    raise FormatError(
+        f"{source}: {len(candidates)} project images are named {stem}.*; put the mask at the same path"
+    )

@@ -28,12 +28,13 @@ from danet_core.formats.common import (
     BatchReport,
     FormatError,
     export_records,
+    find_record,
+    match_images,
     prepare_export_folder,
     run_items,
     safe_output_path,
     write_bytes,
 )
-from danet_core.formats.masks import find_record, match_images
 from danet_core.formats.polygons import mask_to_regions
 from danet_core.jobs import ProgressFn, StopFn
 from danet_core.labels import LabelSet

@@ -20,12 +20,14 @@ from danet_core.formats.common import (
     BatchReport,
     FormatError,
     export_records,
+    find_record,
+    match_images,
     prepare_export_folder,
     run_items,
     safe_output_path,
     write_png,
 )
-from danet_core.io import load_mask_png
+from danet_core.images import load_mask_png
 from danet_core.jobs import ProgressFn, StopFn
 from danet_core.labels import LabelSet
 from danet_core.project import ImageRecord, ImageStatus, Project
@@ -76,33 +78,6 @@ def export_masks(
         report,
         progress=progress,
         should_stop=should_stop,
-    )
-
-
-def match_images(project: Project) -> tuple[dict[str, ImageRecord], dict[str, list[ImageRecord]]]:
-    """(relative path without extension -> record, file stem -> records) for matching label files."""
-    by_rel: dict[str, ImageRecord] = {}
-    by_stem: dict[str, list[ImageRecord]] = {}
-    for rec in project.images():
-        p = PurePosixPath(rec.rel_path)
-        by_rel.setdefault(str(p.with_suffix("")), rec)
-        by_stem.setdefault(p.stem, []).append(rec)
-    return by_rel, by_stem
-
-
-def find_record(
-    rel_no_ext: str, by_rel: dict[str, ImageRecord], by_stem: dict[str, list[ImageRecord]], source: Path
-) -> ImageRecord:
-    if rel_no_ext in by_rel:
-        return by_rel[rel_no_ext]
-    stem = PurePosixPath(rel_no_ext).name
-    candidates = by_stem.get(stem, [])
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise FormatError(f"{source}: no project image named {stem}.*")
-    raise FormatError(
-        f"{source}: {len(candidates)} project images are named {stem}.*; put the mask at the same path"
     )
 
 

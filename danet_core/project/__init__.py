@@ -5,7 +5,7 @@ See :mod:`danet_core.project.store` for the layout and the decisions behind it.
 
 from __future__ import annotations
 
-from danet_core.project.catalog import CATALOG_NAME
+from danet_core.project.catalog import CATALOG_NAME, is_project_dir
 from danet_core.project.records import ImageRecord, ImageStatus, ModelVersion, ProjectError, ScanResult
 from danet_core.project.store import LABEL_SET_FILE, Project
 
@@ -18,4 +18,5 @@ __all__ = [
     "Project",
     "ProjectError",
     "ScanResult",
+    "is_project_dir",
 ]

@@ -12,6 +12,7 @@ an ``RLock`` — every statement runs under the lock, so the GUI thread and a wo
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -21,6 +22,16 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 CATALOG_NAME = "project.sqlite"
+
+
+def is_project_dir(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a project folder: it holds the catalog (``project.sqlite``).
+
+    The one test of "is this a project", used by the store, the CLI and the app. Only the catalog
+    counts: an image folder that happens to hold a ``project.json`` (another tool's file) is not one.
+    """
+    return (Path(path) / CATALOG_NAME).is_file()
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from danet_core.io import IMAGE_EXTENSIONS
+from danet_core.images import IMAGE_EXTENSIONS
 from danet_core.jobs import ProgressFn, StopFn, check_stop
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ Layout of ``<project>/``::
     models/<name>.pt        checkpoints copied in by add_model_version
 
 Decisions (also in docs/formats.md):
-- Source images are only read. Every file write is atomic (danet_core.io); the catalog row is updated
+- Source images are only read. Every file write is atomic (danet_core.files); the catalog row is updated
   in a transaction *after* the file is in place, so a kill between the two leaves a valid file whose
   row still shows the previous state — never a row pointing at a torn file.
 - The prediction cache keeps label and confidence in ONE file so they can never come from two
@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from danet_core.io import ImageReadError, atomic_save_png, image_size, load_mask_png
+from danet_core.images import ImageReadError, atomic_save_png, image_size, load_mask_png
 from danet_core.jobs import ProgressFn, StopFn
 from danet_core.labels import LabelSet, resolve_label_set
-from danet_core.project.catalog import CATALOG_NAME, IMAGE_COLUMNS, SCHEMA_VERSION, Catalog
+from danet_core.project.catalog import CATALOG_NAME, IMAGE_COLUMNS, SCHEMA_VERSION, Catalog, is_project_dir
 from danet_core.project.records import ImageRecord, ImageStatus, ProjectError, ScanResult
 from danet_core.project.scan import scan_images
 from danet_core.project.versions import ModelVersionsMixin
@@ -109,7 +109,7 @@ class Project(ModelVersionsMixin):
     def open(cls, project_dir: str | os.PathLike[str]) -> Project:
         """Open an existing project (no scanning, no image decoding)."""
         pdir = Path(project_dir).expanduser().absolute()
-        if not (pdir / CATALOG_NAME).is_file():
+        if not is_project_dir(pdir):
             raise ProjectError(f"{pdir}: not a project folder (no {CATALOG_NAME})")
         try:
             catalog = Catalog(pdir / CATALOG_NAME)
@@ -302,17 +302,6 @@ class Project(ModelVersionsMixin):
             conn.execute(
                 "UPDATE images SET seconds_spent = COALESCE(seconds_spent, 0) + ? WHERE id = ?",
                 (float(seconds), int(image_id)),
-            )
-
-    def delete_mask(self, image_id: int) -> None:
-        """Forget the annotation (status back to pre-segmented/new)."""
-        self.record(image_id)
-        self.mask_path(image_id).unlink(missing_ok=True)
-        with self.catalog.transaction() as conn:
-            conn.execute(
-                "UPDATE images SET has_mask = 0, status = CASE WHEN has_prediction = 1 THEN 'presegmented' "
-                "ELSE 'new' END WHERE id = ?",
-                (image_id,),
             )
 
     def set_status(self, image_id: int, status: ImageStatus | str) -> None:

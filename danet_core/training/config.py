@@ -18,9 +18,10 @@ from typing import Any
 
 import yaml
 
+from danet_core.options import MODES, PRECISIONS, PredictOptions
+
 DATASETS = ("cityscapes", "folder", "project")
-PRECISIONS = ("fp32", "bf16", "fp16")
-EVAL_MODES = ("whole", "slide", "multiscale")
+EVAL_MODES = MODES  # the inference modes, owned by danet_core.options
 
 
 class ConfigError(ValueError):
@@ -127,6 +128,18 @@ class TrainConfig:
         _check(self.log_interval >= 1, "log_interval", self.log_interval, ">= 1")
         return self
 
+    def predict_options(self) -> PredictOptions:
+        """The evaluation's inference options (validation during training, the app's comparison)."""
+        return PredictOptions(
+            device=self.device,
+            precision=self.precision,
+            mode=self.eval_mode,
+            crop=tuple(self.eval_crop) if self.eval_crop else None,
+            stride=tuple(self.eval_stride) if self.eval_stride else None,
+            scales=tuple(self.eval_scales),
+            flip=self.eval_flip,
+        )
+
     # ------------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
@@ -170,7 +183,7 @@ class TrainConfig:
         return TrainConfig.from_dict(merged, source=source)
 
     def save_json(self, path: str | os.PathLike[str]) -> None:
-        from danet_core.io import atomic_write_bytes
+        from danet_core.files import atomic_write_bytes
 
         atomic_write_bytes(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
 

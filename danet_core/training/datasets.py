@@ -5,7 +5,7 @@
   the 19 train ids through the official table (:mod:`danet_core.labels`).
 * ``folder``: ``<root>/<split>/NAME`` with ``<root>/<split>annot/NAME`` (CamVid's layout); mask values are the
   label set's *export ids* (CamVid 0..10, 11 = void -> ignore).
-* ``project``: the reviewed images of an annotation project (see :mod:`danet_core.training.project_data`).
+* ``project``: the reviewed images of an annotation project (see :mod:`danet_core.training.project_dataset`).
 
 Every target is validated: a mask value that is neither a class of the label set nor a void id raises
 :class:`DatasetError` naming the file and the values, because a silently-ignored wrong label set would train
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from danet_core.io import IMAGE_EXTENSIONS, ImageReadError, load_image, load_mask_png
+from danet_core.images import IMAGE_EXTENSIONS, load_image, load_mask_png
 from danet_core.labels import IGNORE, LabelSet, get_label_set
 
 from .transforms import to_tv
@@ -144,10 +144,6 @@ def _require_dir(path: Path, what: str) -> Path:
     return path
 
 
-def _limit(items: list[Item], limit: int | None) -> list[Item]:
-    return items if limit is None else items[: max(0, int(limit))]
-
-
 def folder_items(image_dir: Path, mask_dir: Path) -> list[Item]:
     """Pairs by file stem: ``image_dir/NAME.ext`` with ``mask_dir/NAME.png``; unpaired files are errors."""
     _require_dir(image_dir, "a folder of images")
@@ -218,9 +214,15 @@ def cityscapes_luts(train_ids: bool) -> tuple[np.ndarray, np.ndarray, list[str]]
     return lut, valid, names
 
 
-def check_image_readable(item: Item) -> None:
-    """Fail early (before hours of training) on an unreadable file, naming it."""
-    try:
-        load_image(item.image)
-    except ImageReadError as exc:
-        raise DatasetError(str(exc)) from exc
+@dataclass
+class DataBundle:
+    """The datasets of a run and the classes the model predicts (in output order)."""
+
+    train: SegDataset
+    val: SegDataset | None
+    class_names: list[str]
+    class_colors: list[tuple[int, int, int]]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)

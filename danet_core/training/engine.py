@@ -30,9 +30,10 @@ from danet_core.inference import resolve_device
 from danet_core.jobs import Cancelled, ProgressFn, StopFn
 
 from .config import TrainConfig
-from .data import DataBundle, batches_per_epoch, build_data, make_loader, make_sampler, verify_dataset
 from .distributed import DistInfo, cleanup_distributed, init_distributed
 from .evaluation import evaluate, make_predictor
+from .layout import RunLayout
+from .loaders import DataBundle, batches_per_epoch, build_data, make_loader, make_sampler, verify_dataset
 from .losses import SegLoss
 from .optim import build_optimizer, build_scheduler
 from .rundir import LossWindow, RunDir, TrainResult, default_run_dir
@@ -142,7 +143,7 @@ class _Trainer:
 
         path = Path(self.cfg.resume)
         if path.is_dir():
-            path = path / "checkpoints" / "last.pt"
+            path = RunLayout(path).last
         ckpt = load_checkpoint(path)
         if not isinstance(ckpt.get("train_state"), dict):
             raise ResumeError(
@@ -360,18 +361,8 @@ class _Trainer:
     def _validate(self, epoch: int) -> dict[str, Any]:
         cfg = self.cfg
         t0 = time.perf_counter()
-        predictor = make_predictor(
-            unwrap(self.model),
-            mean=cfg.mean,
-            std=cfg.std,
-            mode=cfg.eval_mode,
-            scales=cfg.eval_scales,
-            flip=cfg.eval_flip,
-            crop=cfg.eval_crop,
-            stride=cfg.eval_stride,
-            precision=cfg.precision,
-            device=self.device,
-        )
+        options = cfg.predict_options().replace(device=str(self.device))
+        predictor = make_predictor(unwrap(self.model), mean=cfg.mean, std=cfg.std, options=options)
         report = None
         if self.progress is not None and self.info.is_main:
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from danet_core.jobs import ProgressFn, StopFn, check_stop
+from danet_core.options import PredictOptions
 
 from .datasets import SegDataset
 from .metrics import ConfusionMatrix, SegMetrics
@@ -29,13 +30,7 @@ def make_predictor(
     *,
     mean: tuple[float, ...],
     std: tuple[float, ...],
-    mode: str = "whole",
-    scales: tuple[float, ...] = (1.0,),
-    flip: bool = False,
-    crop: tuple[int, int] | None = None,
-    stride: tuple[int, int] | None = None,
-    precision: str = "fp32",
-    device: str | torch.device = "auto",
+    options: PredictOptions | None = None,
 ) -> Any:
     """A Predictor over an in-memory model (training's val) with the run's normalisation.
 
@@ -49,16 +44,7 @@ def make_predictor(
         model.meta = ModelMeta(
             config=model.config, classes=[], mean=tuple(mean), std=tuple(std), source="training"
         )
-    return Predictor(
-        model,
-        device=str(device),
-        precision=precision,
-        mode=mode,
-        crop=tuple(crop) if crop is not None else None,
-        stride=tuple(stride) if stride is not None else None,
-        scales=tuple(scales),
-        flip=flip,
-    )
+    return Predictor(model, options or PredictOptions())
 
 
 def evaluate(
@@ -96,6 +82,42 @@ def evaluate(
     return cm.compute()
 
 
+def score_checkpoint(
+    checkpoint: str | Path,
+    dataset: SegDataset,
+    *,
+    options: PredictOptions,
+    class_names: list[str] | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> tuple[SegMetrics, list[str]]:
+    """The one way a stored model is scored: load it, run it through a :class:`Predictor` with
+    ``options``, compare with ``dataset``'s targets. Returns the metrics and the model's class names.
+
+    ``class_names``: the classes ``dataset``'s targets are numbered in; a model that predicts other
+    classes (or another count) is refused with a ValueError naming the checkpoint.
+    """
+    from danet_core.checkpoints import load_model
+    from danet_core.inference import Predictor
+
+    model = load_model(checkpoint)
+    names = [c["name"] for c in model.meta.classes]
+    if class_names is not None and names != list(class_names):
+        raise ValueError(
+            f"{checkpoint}: the model predicts {len(names)} classes ({', '.join(names[:4])} ...) that differ "
+            f"from the data's {len(class_names)}; expected a model of the same label set"
+        )
+    if len(names) != dataset.num_classes:
+        raise ValueError(
+            f"{checkpoint}: the model predicts {len(names)} classes but the label set has "
+            f"{dataset.num_classes} train classes; expected the label set the model was trained on"
+        )
+    metrics = evaluate(
+        Predictor(model, options), dataset, num_classes=len(names), progress=progress, should_stop=should_stop
+    )
+    return metrics, names
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     *,
@@ -106,57 +128,31 @@ def evaluate_checkpoint(
     void_ids: list[int] | None = None,
     mask_dir_suffix: str = "annot",
     limit: int | None = None,
-    mode: str = "whole",
-    scales: tuple[float, ...] = (1.0,),
-    flip: bool = False,
-    crop: tuple[int, int] | None = None,
-    stride: tuple[int, int] | None = None,
-    precision: str = "fp32",
-    device: str = "auto",
+    options: PredictOptions | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
 ) -> dict[str, Any]:
-    """``danet eval``: load a native checkpoint, score it on one split, return a JSON-able dict.
-
-    The checkpoint's class count must equal the label set's train classes; the per-class IoUs are named
-    by the checkpoint's class names (what the model was trained on).
-    """
-    from danet_core.checkpoints import load_model
-    from danet_core.inference import Predictor
-
+    """``danet eval``: score a native checkpoint on one split (:func:`score_checkpoint`), as a JSON-able
+    dict; the per-class IoUs are named by the checkpoint's class names (what the model was trained on)."""
     from .config import TrainConfig
-    from .data import build_split
+    from .loaders import build_split
 
+    opts = options or PredictOptions(crop=None, scales=(1.0,))
     cfg = TrainConfig(
         dataset=dataset, data_root=data_root, label_set=label_set, void_ids=list(void_ids or []),
         mask_dir_suffix=mask_dir_suffix, val_split=split,
     )  # fmt: skip
     if dataset == "project":
-        from .project_data import project_split
+        from .project_dataset import project_split
 
         ds = project_split(cfg, split)
         ds.items = ds.items if limit is None else ds.items[:limit]
     else:
         ds = build_split(cfg, split, limit, train=False)
-    model = load_model(checkpoint)
-    names = [c["name"] for c in model.meta.classes]
-    if len(names) != ds.num_classes:
-        raise ValueError(
-            f"{checkpoint}: the model predicts {len(names)} classes but the {dataset} label set has "
-            f"{ds.num_classes} train classes; expected the label set the model was trained on"
-        )
-    predictor = Predictor(
-        model,
-        device=device,
-        precision=precision,
-        mode=mode,
-        crop=crop,
-        stride=stride,
-        scales=scales,
-        flip=flip,
-    )
     t0 = time.perf_counter()
-    metrics = evaluate(predictor, ds, progress=progress, should_stop=should_stop)
+    metrics, names = score_checkpoint(
+        checkpoint, ds, options=opts, progress=progress, should_stop=should_stop
+    )
     seconds = time.perf_counter() - t0
     return {
         "checkpoint": str(checkpoint),
@@ -164,10 +160,10 @@ def evaluate_checkpoint(
         "data_root": str(data_root),
         "split": split,
         "images": len(ds),
-        "mode": mode,
-        "scales": list(scales),
-        "flip": flip,
-        "precision": precision,
+        "mode": opts.mode,
+        "scales": list(opts.scales),
+        "flip": opts.flip,
+        "precision": opts.precision,
         **metrics.to_dict(names),
         "seconds": round(seconds, 3),
         "images_per_s": round(len(ds) / max(seconds, 1e-9), 3),

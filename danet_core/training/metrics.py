@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import torch
-import torch.distributed as dist
 
 
 @dataclass
@@ -47,43 +46,51 @@ def _clean(v: float) -> float | None:
 
 
 class ConfusionMatrix:
-    """Accumulates a K x K int64 confusion matrix from label maps.
+    """Accumulates a K x K int64 confusion matrix from label maps (numpy arrays or CPU/GPU tensors).
 
-    ``update(pred, target)`` takes integer tensors or arrays of the same shape (any shape, e.g.
-    B x H x W); target values ``>= K`` other than ``ignore_index`` raise (they mean a wrong label set).
+    Torch-free unless :meth:`all_reduce` runs under DDP, so the app and the benchmarks score with it too:
+    this class and :func:`metrics_from_confusion` are the project's one definition of mIoU.
     """
 
     def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
         self.num_classes = int(num_classes)
         self.ignore_index = ignore_index
-        self.mat = torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64)
+        self.mat = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
 
-    def reset(self) -> None:
-        self.mat.zero_()
-
-    def update(self, pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> None:
-        pred = torch.as_tensor(pred).reshape(-1).to("cpu", torch.int64)
-        target = torch.as_tensor(target).reshape(-1).to("cpu", torch.int64)
+    def update(self, pred: Any, target: Any) -> None:
+        """Add one prediction/target pair (any shape, equal pixel counts; target ``ignore_index`` skipped)."""
+        pred, target = _flat_int64(pred), _flat_int64(target)
         if pred.shape != target.shape:
-            raise ValueError(f"prediction has {pred.numel()} pixels but the target has {target.numel()}")
+            raise ValueError(f"prediction has {pred.size} pixels but the target has {target.size}")
         keep = target != self.ignore_index
         pred, target = pred[keep], target[keep]
         k = self.num_classes
-        if target.numel() and (int(target.max()) >= k or int(target.min()) < 0):
+        if target.size and (int(target.max()) >= k or int(target.min()) < 0):
             raise ValueError(
                 f"target holds class {int(target.max())}; expected 0..{k - 1} or {self.ignore_index}"
             )
-        if pred.numel() and (int(pred.max()) >= k or int(pred.min()) < 0):
+        if pred.size and (int(pred.max()) >= k or int(pred.min()) < 0):
             raise ValueError(f"prediction holds class {int(pred.max())}; expected 0..{k - 1}")
-        self.mat += torch.bincount(target * k + pred, minlength=k * k).reshape(k, k)
+        self.mat += np.bincount(target * k + pred, minlength=k * k).reshape(k, k)
 
     def all_reduce(self) -> None:
         """Sum the matrices of all processes (no-op when not distributed)."""
+        import torch
+        import torch.distributed as dist
+
         if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(self.mat, op=dist.ReduceOp.SUM)
+            t = torch.from_numpy(self.mat)
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+            self.mat = t.numpy()
 
     def compute(self) -> SegMetrics:
-        return metrics_from_confusion(self.mat.numpy())
+        return metrics_from_confusion(self.mat)
+
+
+def _flat_int64(values: Any) -> np.ndarray:
+    if hasattr(values, "detach"):  # a torch tensor, possibly on a GPU
+        values = values.detach().cpu().numpy()
+    return np.asarray(values).reshape(-1).astype(np.int64, copy=False)
 
 
 def metrics_from_confusion(mat: np.ndarray) -> SegMetrics:

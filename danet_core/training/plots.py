@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .rundir import read_metrics
+from .layout import RunLayout, read_metrics
 
 
 def plot_runs(run_dirs: list[Path], out: Path, *, labels: list[str] | None = None, title: str = "") -> None:
@@ -22,7 +22,7 @@ def plot_runs(run_dirs: list[Path], out: Path, *, labels: list[str] | None = Non
 
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
     for i, rd in enumerate(run_dirs):
-        recs = read_metrics(Path(rd) / "metrics.jsonl")
+        recs = read_metrics(RunLayout.of(rd).metrics)
         name = labels[i] if labels else Path(rd).name
         train = [r for r in recs if r["type"] == "train"]
         val = [r for r in recs if r["type"] == "val"]

@@ -1,12 +1,6 @@
-"""The run directory: resolved config, JSON-lines metrics log, checkpoints, and the STOP file.
+"""The run directory's writer: resolved config, JSON-lines metrics log, checkpoints, and the STOP file.
 
-Layout (documented for the app, which tails the log; see docs/training.md)::
-
-    <run_dir>/config.json            the resolved TrainConfig (what --resume re-reads)
-    <run_dir>/metrics.jsonl          one JSON object per line, "type": "train" | "val" | "end"
-    <run_dir>/checkpoints/last.pt    the latest state (model + optimiser/scheduler/scaler/RNG)
-    <run_dir>/checkpoints/best.pt    the best validation mIoU so far
-    <run_dir>/STOP                   created by anyone who wants the run to stop at the next iteration
+Layout: :mod:`danet_core.training.layout` (the one owner of the file names; see docs/training.md).
 
 Only rank 0 writes here. Log lines are appended and flushed one at a time so a reader never sees half a
 record except, at worst, a trailing partial line it must skip until the newline arrives.
@@ -25,10 +19,11 @@ from typing import Any
 
 import torch
 
-from danet_core.io import atomic_write_bytes
+from danet_core.files import atomic_write_bytes
 
 from .config import TrainConfig
 from .distributed import all_reduce_mean
+from .layout import RunLayout, read_metrics
 
 
 @dataclass
@@ -50,10 +45,6 @@ def default_run_dir(cfg: TrainConfig) -> Path:
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.jsonl"
-CONFIG_FILE = "config.json"
-STOP_FILE = "STOP"
-
 
 def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
@@ -70,29 +61,30 @@ class RunDir:
 
     def __init__(self, path: str | Path, *, writer: bool = True) -> None:
         self.path = Path(path)
+        self.layout = RunLayout(self.path)
         self.writer = writer
         if writer:
             self.checkpoints.mkdir(parents=True, exist_ok=True)
 
     @property
     def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
+        return self.layout.checkpoints
 
     @property
     def last(self) -> Path:
-        return self.checkpoints / "last.pt"
+        return self.layout.last
 
     @property
     def best(self) -> Path:
-        return self.checkpoints / "best.pt"
+        return self.layout.best
 
     @property
     def metrics_path(self) -> Path:
-        return self.path / METRICS_FILE
+        return self.layout.metrics
 
     @property
     def stop_path(self) -> Path:
-        return self.path / STOP_FILE
+        return self.layout.stop
 
     def stop_requested(self) -> bool:
         return self.stop_path.exists()
@@ -105,7 +97,7 @@ class RunDir:
 
     def write_config(self, data: dict[str, Any]) -> None:
         if self.writer:
-            atomic_write_bytes(self.path / CONFIG_FILE, (json.dumps(data, indent=2) + "\n").encode())
+            atomic_write_bytes(self.layout.config, (json.dumps(data, indent=2) + "\n").encode())
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one record (``type`` first, ``time`` = Unix seconds added)."""
@@ -129,19 +121,6 @@ class RunDir:
                 continue
             kept.append(json.dumps(rec))
         atomic_write_bytes(self.metrics_path, ("\n".join(kept) + "\n" if kept else "").encode())
-
-
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """All complete records of a metrics.jsonl (a trailing partial line is skipped)."""
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break
-            line = line.strip()
-            if line:
-                records.append(json.loads(line))
-    return records
 
 
 class LossWindow:

@@ -82,7 +82,7 @@ def messages(monkeypatch) -> list[tuple[str, str]]:
 @pytest.fixture
 def window(qtbot, messages):
     from app.main_window import MainWindow
-    from app.model.session import AppSettings, RecentProjects
+    from app.model.settings import AppSettings, RecentProjects
 
     settings = AppSettings(autosave_delay_ms=300, prefetch=1)
     w = MainWindow(settings=settings, recent=RecentProjects.load())

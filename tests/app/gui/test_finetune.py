@@ -187,9 +187,10 @@ def test_review_queue_next_follows_uncertainty(qtbot, window, project_dir) -> No
 
 
 def test_a_label_set_change_since_the_model_is_named(tiny_checkpoint) -> None:
-    from app.controllers.finetune import _label_set_change
+    from app.model.finetune_setup import CheckpointMetaCache
     from danet_core.labels import get_label_set
 
-    assert _label_set_change(tiny_checkpoint, get_label_set("camvid")) == ""
-    text = _label_set_change(tiny_checkpoint, get_label_set("voc"))
+    cache = CheckpointMetaCache()
+    assert cache.label_set_change(tiny_checkpoint, get_label_set("camvid")) == ""
+    text = cache.label_set_change(tiny_checkpoint, get_label_set("voc"))
     assert "added: " in text and "removed: Sky" in text

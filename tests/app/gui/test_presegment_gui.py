@@ -84,7 +84,7 @@ def test_heatmaps_and_attention_of_a_clicked_pixel(qtbot, window, project_with_m
     qtbot.waitUntil(lambda: heat.attention is not None, timeout=30_000)
     values = heat.attention[1]
     assert values.shape == (120, 160) and values.dtype == np.float32
-    from app.controllers.heatmaps import attention_heatmap
+    from app.model.render import attention_heatmap
 
     pre, rgb = window.controller("presegment"), window.controller("session").rgb
     expected = attention_heatmap(pre.predictor.pam_row(rgb, (44, 52)), 120, 160)

@@ -43,7 +43,7 @@ def test_switch_images_via_the_list(qtbot, window, project_dir):
     session, panel = window.controller("session"), window.image_list
     third = panel.visible_ids()[2]
     with qtbot.waitSignal(session.image_opened, timeout=10_000) as blocker:
-        index = panel.proxy.index(2, 0)
+        index = panel.row_index(2)
         panel.view.clicked.emit(index)
     assert blocker.args == [third]
     assert session.image_id == third
@@ -90,7 +90,7 @@ def test_switch_saves_immediately_and_a_killed_session_reopens_with_every_edit(
     qtbot, window, project_dir, messages
 ):
     from app.main_window import MainWindow
-    from app.model.session import AppSettings
+    from app.model.settings import AppSettings
 
     window.settings.autosave_delay_ms = 60_000  # only the switch can save here
     _open(qtbot, window, project_dir)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.model.session import AppSettings, RecentProjects, default_project_dir
+from app.model.settings import AppSettings, RecentProjects, default_project_dir
 from danet_core.project import ImageStatus, Project
 
 pytestmark = pytest.mark.gui
@@ -108,7 +108,7 @@ def test_shortcuts_help_lists_standard_and_app_keys(qtbot, window):
 
 def test_window_layout_is_remembered(qtbot, messages):
     from app.main_window import MainWindow
-    from app.model.session import AppSettings
+    from app.model.settings import AppSettings
 
     w = MainWindow(settings=AppSettings(), recent=RecentProjects.load())
     qtbot.addWidget(w)
@@ -153,7 +153,7 @@ def test_load_model_file_with_a_broken_checkpoint_says_so(qtbot, window, project
 
 
 def test_settings_rebuild_the_predictor_with_window_and_precision(qtbot, window, project_with_model):
-    from app.model.session import load_settings
+    from app.model.settings import load_settings
 
     session, pre = window.controller("session"), window.controller("presegment")
     with qtbot.waitSignal(pre.prediction_ready, timeout=60_000):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.model.session import AppSettings
+from app.model.settings import AppSettings
 from app.widgets.cam_view import CamView
 from app.widgets.dialogs import SettingsDialog
 from app.widgets.heatmap_panel import HEATMAP_KINDS, HeatmapPanel

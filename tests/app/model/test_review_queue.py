@@ -7,14 +7,29 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from app.model.image_queue import STATUS_FILTERS, ImageQueue
 from app.model.review_queue import (
     format_effort,
-    next_image,
-    order_queue,
     project_effort,
     sort_key,
     uncertainty_score,
 )
+
+NOT_REVIEWED = dict(STATUS_FILTERS)["Not reviewed"]
+
+
+def order_queue(records: list, order: str = "uncertainty") -> list:
+    """The unreviewed records in review order: the queue filtered to "Not reviewed"."""
+    queue = ImageQueue(records, order=order)
+    queue.set_status_filter(NOT_REVIEWED)
+    return queue.visible()
+
+
+def next_image(records: list, current: int | None, order: str = "uncertainty"):
+    """The record "mark reviewed and go to next" opens after ``current`` (None when none is left)."""
+    queue = ImageQueue(records, order=order)
+    nxt = queue.next_to_review(current)
+    return None if nxt is None else queue.record(nxt)
 
 
 @dataclass

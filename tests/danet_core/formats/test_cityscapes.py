@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from danet_core.formats.cityscapes import TRAIN_ID_LUT, export_cityscapes, plan_names, split_for
+from danet_core.formats.cityscapes_export import export_cityscapes, plan_names, split_for
 from danet_core.formats.cityscapes_import import import_cityscapes
+from danet_core.formats.cityscapes_labels import TRAIN_ID_LUT
 from danet_core.formats.common import FormatError
 from danet_core.formats.masks import import_masks
 from danet_core.project import ImageStatus, Project

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from danet_core.io import atomic_save_png, load_mask_png
+from danet_core.images import atomic_save_png, load_mask_png
 from danet_core.training import DatasetError, TrainConfig
-from danet_core.training.data import build_data, build_split, verify_dataset
 from danet_core.training.datasets import cityscapes_items, cityscapes_luts, folder_items, folder_luts
+from danet_core.training.loaders import build_data, build_split, verify_dataset
 
 
 def test_camvid_folder_reader_maps_void_to_ignore(camvid_root: Path) -> None:

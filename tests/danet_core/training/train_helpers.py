@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from danet_core.io import atomic_save_png
+from danet_core.images import atomic_save_png
 from danet_core.training import TrainConfig
 
 TINY_LABELS = {

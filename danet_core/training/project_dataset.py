@@ -22,7 +22,7 @@ import logging
 from pathlib import Path
 
 from .config import TrainConfig
-from .datasets import DatasetError, Item, SegDataset
+from .datasets import DataBundle, DatasetError, Item, SegDataset
 from .transforms import train_transform
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,9 @@ def split_reviewed(rel_paths: list[str], val_fraction: float) -> tuple[list[str]
     return sorted(p for p in rel_paths if p not in held), sorted(val)
 
 
-def build_project_data(cfg: TrainConfig):
+def build_project_data(cfg: TrainConfig) -> DataBundle:
     """Train and val :class:`SegDataset` of the project at ``cfg.data_root`` (``DataBundle``)."""
     from danet_core.project import ImageStatus, Project
-
-    from .data import DataBundle
 
     with Project.open(cfg.data_root) as project:
         ls = project.label_set

@@ -4,7 +4,8 @@ The benchmark replays what a user of the app does: pre-segment the next K images
 model, correct every wrong pixel, fine-tune on all corrected images so far, repeat. What it measures is
 the share of labelled pixels the annotator would still have to change: manual labeling from scratch is
 100% of them, and every point the loop takes off that figure is work saved. The numbers here are kept
-free of models and files so a hand-made case pins them down in a unit test.
+free of models and files so a hand-made case pins them down in a unit test. Scores use the training engine's
+:class:`~danet_core.training.metrics.ConfusionMatrix` (the one definition of mIoU).
 
 Conventions: masks are uint8 H x W arrays of class ids with ``ignore_index`` (255) for void; void pixels
 are neither counted as work nor scored (the annotator leaves them unlabeled, as CamVid's void).
@@ -13,11 +14,13 @@ are neither counted as work nor scored (the annotator leaves them unlabeled, as 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from danet_core.io import atomic_write_bytes
+from danet_core.files import atomic_write_bytes
+from danet_core.training.metrics import metrics_from_confusion
 
 
 @dataclass(frozen=True)
@@ -65,26 +68,6 @@ def round_batches(stream_size: int, rounds: int, per_round: int) -> list[range]:
     return [range(r * per_round, (r + 1) * per_round) for r in range(rounds)]
 
 
-def confusion_matrix(prediction: np.ndarray, truth: np.ndarray, num_classes: int, ignore_index: int = 255):
-    """num_classes x num_classes int64 counts (rows = truth, columns = prediction), void skipped."""
-    keep = truth != ignore_index
-    t = truth[keep].astype(np.int64)
-    p = prediction[keep].astype(np.int64)
-    if t.size and (t.max() >= num_classes or p.max() >= num_classes):
-        raise ValueError(f"class id >= {num_classes} in prediction or ground truth")
-    return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(num_classes, num_classes)
-
-
-def mean_iou(confusion: np.ndarray) -> tuple[float, list[float | None]]:
-    """mIoU over the classes present in truth or prediction, and per-class IoU (None when absent)."""
-    conf = confusion.astype(np.float64)
-    inter = np.diag(conf)
-    union = conf.sum(0) + conf.sum(1) - inter
-    per_class = [float(i / u) if u > 0 else None for i, u in zip(inter, union, strict=True)]
-    present = [v for v in per_class if v is not None]
-    return (float(np.mean(present)) if present else 0.0), per_class
-
-
 @dataclass(frozen=True)
 class RoundRecord:
     """One round of the loop. ``share_to_correct`` is measured with the model *before* the round's
@@ -113,7 +96,8 @@ def make_round(
 ) -> RoundRecord:
     wrong = sum(c.wrong for c in corrections)
     labelled = sum(c.labelled for c in corrections)
-    miou, _ = mean_iou(heldout_confusion)
+    scored = metrics_from_confusion(heldout_confusion)
+    miou = 0.0 if math.isnan(scored.miou) else scored.miou
     total = heldout_confusion.sum()
     return RoundRecord(
         round=round_index,

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from train_helpers import tiny_config
 
-from danet_core.io import atomic_save_png
+from danet_core.images import atomic_save_png
 from danet_core.project import ImageStatus, Project
 from danet_core.training import DatasetError, train
-from danet_core.training.data import build_data
-from danet_core.training.project_data import split_fraction, split_reviewed
+from danet_core.training.loaders import build_data
+from danet_core.training.project_dataset import split_fraction, split_reviewed
 
 
 def test_split_is_stable_and_does_not_move_images_when_others_are_added() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.model.class_mapping import build_class_mapping, normalise_name
-from app.model.session import (
+from app.model.settings import (
     AppSettings,
     RecentProjects,
     default_project_dir,

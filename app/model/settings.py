@@ -7,7 +7,8 @@ Decisions (documented in the README section ``app``):
   ``FOLDER/.danet-project``: image folders are often read-only or shared datasets, and a project folder
   inside the image root would be scanned as images. The location is deterministic, so reopening the same
   folder always finds the same project, and the window title shows it.
-- A folder that already is a project (it holds the project store's catalog) opens directly.
+- A folder that already is a project (``danet_core.project.is_project_dir``: it holds the catalog) opens
+  directly; ``is_project_dir`` is re-exported here for the app.
 - Settings are one JSON file in the platformdirs config dir, written atomically; an unreadable file is
   reported in the log and replaced by defaults (the settings are preferences, not user data).
 """
@@ -24,14 +25,18 @@ from pathlib import Path
 
 import platformdirs
 
-from danet_core.io import atomic_write_bytes
+from danet_core.files import atomic_write_bytes
+from danet_core.options import PRECISIONS, PredictOptions, check_choice
+from danet_core.project.catalog import is_project_dir
 
 log = logging.getLogger(__name__)
 
+__all__ = ["AppSettings", "RecentProjects", "default_project_dir", "is_project_dir", "projects_root"]
+
+# The app offers whole-image and sliding-window inference (multi-scale is an evaluation protocol).
+APP_MODES = ("whole", "slide")
 APP_NAME = "danet-annotator"
 MAX_RECENT = 10
-# Files by which a folder is recognised as a project store (the SQLite catalog of danet_core.project).
-PROJECT_MARKERS = ("project.json", "catalog.sqlite", "project.sqlite", "catalog.db")
 
 
 def config_dir() -> Path:
@@ -47,10 +52,6 @@ def projects_root() -> Path:
     return data_dir() / "projects"
 
 
-def is_project_dir(path: Path) -> bool:
-    return path.is_dir() and any((path / m).is_file() for m in PROJECT_MARKERS)
-
-
 def default_project_dir(image_folder: str | os.PathLike[str]) -> Path:
     """Predictable project location of an image folder (see the module docstring)."""
     folder = Path(image_folder).expanduser().resolve()
@@ -63,9 +64,9 @@ def default_project_dir(image_folder: str | os.PathLike[str]) -> Path:
 class AppSettings:
     """User preferences that outlive a project; inference options mirror ``inference.Predictor``."""
 
-    device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ...
-    precision: str = "fp32"  # "fp32" | "bf16" | "fp16"
-    mode: str = "whole"  # "whole" | "slide" (sliding window for large images)
+    device: str = "auto"  # danet_core.options.DEVICE_HELP
+    precision: str = "fp32"  # danet_core.options.PRECISIONS
+    mode: str = "whole"  # APP_MODES (sliding window for large images)
     crop: int = 1024  # sliding-window crop side (pixels)
     stride: int = 768
     # Images wider/taller than this are predicted with a sliding window even in "whole" mode, so an
@@ -78,16 +79,25 @@ class AppSettings:
     default_label_set: str = "cityscapes"
 
     def validate(self) -> None:
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"precision {self.precision!r}; expected fp32, bf16 or fp16")
-        if self.mode not in ("whole", "slide"):
-            raise ValueError(f"inference mode {self.mode!r}; expected whole or slide")
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("inference mode", self.mode, APP_MODES)
         if not (64 <= self.stride <= self.crop):
             raise ValueError(f"stride {self.stride} with crop {self.crop}; expected 64 <= stride <= crop")
         if not (0 <= self.prefetch <= 16):
             raise ValueError(f"prefetch {self.prefetch}; expected 0..16")
         if self.autosave_delay_ms < 0:
             raise ValueError(f"autosave delay {self.autosave_delay_ms} ms; expected >= 0")
+
+    def predict_options(self, **changes: object) -> PredictOptions:
+        """The inference options these settings stand for (``changes`` override, e.g. ``mode="slide"``)."""
+        base = PredictOptions(
+            device=self.device,
+            precision=self.precision,
+            mode=self.mode,
+            crop=(self.crop, self.crop),
+            stride=(self.stride, self.stride),
+        )
+        return base.replace(**changes)
 
     @classmethod
     def from_dict(cls, data: dict) -> AppSettings:

@@ -7,16 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from danet_core.assist import (
+from danet_core.bench.assist_loop import (
     apply_corrections,
-    confusion_matrix,
     count_corrections,
     make_round,
-    mean_iou,
     plot_summary,
     round_batches,
     summarise,
 )
+from danet_core.training.metrics import ConfusionMatrix, metrics_from_confusion
 
 V = 255  # void
 
@@ -42,14 +41,27 @@ def test_round_batches_are_disjoint_and_refuse_a_short_stream() -> None:
         round_batches(10, 3, 4)
 
 
+def confusion_matrix(pred: np.ndarray, truth: np.ndarray, k: int) -> np.ndarray:
+    cm = ConfusionMatrix(k)
+    cm.update(pred, truth)
+    return cm.mat
+
+
 def test_confusion_and_miou_by_hand() -> None:
+    """The loop scores with the training engine's ConfusionMatrix (one definition of mIoU)."""
     conf = confusion_matrix(PRED, TRUTH, 3)
     np.testing.assert_array_equal(conf, [[1, 1, 0], [0, 1, 1], [0, 0, 1]])
-    miou, per_class = mean_iou(conf)
+    m = metrics_from_confusion(conf)
     # IoU: class 0: 1/(1+1) ; class 1: 1/(2+2-1) ; class 2: 1/(2+1-1)
-    assert per_class == pytest.approx([0.5, 1 / 3, 0.5])
-    assert miou == pytest.approx((0.5 + 1 / 3 + 0.5) / 3)
-    assert mean_iou(np.zeros((2, 2), dtype=np.int64))[1] == [None, None]
+    assert list(m.iou) == pytest.approx([0.5, 1 / 3, 0.5])
+    assert m.miou == pytest.approx((0.5 + 1 / 3 + 0.5) / 3)
+    assert list(m.to_dict()["per_class_iou"].values()) == [0.5, round(1 / 3, 6), 0.5]
+    assert list(
+        metrics_from_confusion(np.zeros((2, 2), dtype=np.int64)).to_dict()["per_class_iou"].values()
+    ) == [
+        None,
+        None,
+    ]
 
 
 def test_rounds_and_summary(tmp_path) -> None:

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from danet_core.io import ImageReadError, image_size
+from danet_core.images import ImageReadError, image_size
 from danet_core.jobs import ProgressFn, StopFn, check_stop
 from danet_core.labels import LabelSet, resolve_label_set
 
 from .config import TrainConfig
 from .datasets import (
+    DataBundle,
     DatasetError,
     SegDataset,
     cityscapes_items,
@@ -33,20 +33,6 @@ from .distributed import DistInfo
 from .transforms import train_transform
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DataBundle:
-    """The datasets of a run and the classes the model predicts (in output order)."""
-
-    train: SegDataset
-    val: SegDataset | None
-    class_names: list[str]
-    class_colors: list[tuple[int, int, int]]
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
 
 
 def build_split(cfg: TrainConfig, split: str, limit: int | None, *, train: bool) -> SegDataset:
@@ -63,7 +49,7 @@ def build_split(cfg: TrainConfig, split: str, limit: int | None, *, train: bool)
         lut, valid = folder_luts(ls, cfg.void_ids)
         names = [c.name for c in ls.train_classes()]
     else:
-        raise DatasetError(f"dataset {cfg.dataset!r} is built by project_data, not here")
+        raise DatasetError(f"dataset {cfg.dataset!r} is built by project_dataset, not here")
     items = items if limit is None else items[: max(0, int(limit))]
     transform = None
     if train:
@@ -96,7 +82,7 @@ def _label_set_for(cfg: TrainConfig) -> LabelSet:
 def build_data(cfg: TrainConfig) -> DataBundle:
     """Train and (when ``val_split`` exists) val datasets; raises :class:`DatasetError` on bad layouts."""
     if cfg.dataset == "project":
-        from .project_data import build_project_data
+        from .project_dataset import build_project_data
 
         return build_project_data(cfg)
     train = build_split(cfg, cfg.train_split, cfg.train_limit, train=True)

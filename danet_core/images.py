@@ -1,19 +1,20 @@
-"""Image reading and atomic file writes shared by inference, the project store and the exporters.
+"""Image and mask files: reading any image as one ``uint8`` RGB array, PNG encoding, index masks.
 
-Why one module: every write of user data must be atomic (a crash leaves the old or the new file, never a
-torn one), and every image must arrive as the same ``uint8`` H x W x 3 RGB array whatever its file holds
-(EXIF rotation, grayscale, RGBA, 16-bit, palette).
+Why one module: every image must arrive as the same ``uint8`` H x W x 3 RGB array whatever its file holds
+(EXIF rotation, grayscale, RGBA, 16-bit, palette), and every mask is a lossless 8-bit index PNG written
+atomically through :func:`danet_core.files.atomic_write_bytes`.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from danet_core.files import atomic_write_bytes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -72,43 +73,6 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
         raise ImageReadError(f"{p}: cannot read image header ({exc})") from exc
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not supported on this platform (Windows)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file.
-
-    Temp file in the same folder, fsync, os.replace, fsync of the folder. On failure (disk full, no
-    permission) the temp file is removed and the old file is untouched; the OSError propagates.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(target.parent)
 
 
 def encode_png(array: np.ndarray, *, palette: np.ndarray | None = None, compress_level: int = 1) -> bytes:

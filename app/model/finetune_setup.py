@@ -1,0 +1,136 @@
+"""What the Fine-tune action decides before and after a run, without a window.
+
+- :func:`new_run_dir`: a fresh ``<project>/finetune/run-<time>[~n]`` folder name (the layout inside it
+  is :mod:`danet_core.training.layout`).
+- :class:`CheckpointMetaCache`: classes and config of a checkpoint, read once per file version (project
+  model files are never rewritten in place, so the panel's refresh after every autosave does not re-read
+  a 100 MB file).
+- :func:`label_set_change`: what differs between the classes a model predicts and the project's train
+  classes ("" when nothing), so the user is asked before a run re-initialises the classifier.
+- :func:`project_plan`: the one-click plan for a project (reviewed images, active model depth, image
+  sizes, device) through :func:`app.model.finetune_plan.default_plan`.
+- :func:`version_metrics`: the figures stored with the new model version.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.model.finetune_eval import Comparison
+from app.model.finetune_plan import FinetunePlan, default_plan
+from app.model.finetune_run import RunOutcome
+from danet_core.labels import LabelSet
+from danet_core.project import ModelVersion, Project
+
+log = logging.getLogger(__name__)
+
+FINETUNE_DIR = "finetune"
+
+
+def new_run_dir(project_dir: Path, now: float | None = None) -> Path:
+    """``<project>/finetune/run-YYYYmmdd-HHMMSS``, with ``~1``, ``~2`` ... when that name is taken."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    base = Path(project_dir) / FINETUNE_DIR / f"run-{stamp}"
+    run_dir, suffix = base, 1
+    while run_dir.exists():
+        run_dir = base.with_name(f"{base.name}~{suffix}")
+        suffix += 1
+    return run_dir
+
+
+@dataclass
+class CheckpointMetaCache:
+    """``{"classes": [...], "config": {...}}`` of checkpoints, keyed by (path, mtime)."""
+
+    entries: dict[tuple[str, float], dict[str, Any]] = field(default_factory=dict)
+
+    def get(self, path: Path) -> dict[str, Any]:
+        """Raises OSError / ValueError (CheckpointError) for a missing or unreadable file."""
+        from danet_core.checkpoints import load_checkpoint
+
+        key = (str(path), path.stat().st_mtime)
+        if key not in self.entries:
+            data = load_checkpoint(path)
+            self.entries[key] = {"classes": data.get("classes") or [], "config": data.get("config") or {}}
+        return self.entries[key]
+
+    def depth(self, path: Path) -> int | None:
+        """The backbone depth of a checkpoint; None (logged) when it cannot be read."""
+        try:
+            depth = self.get(path)["config"].get("depth")
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read the active model %s: %s", path, exc)
+            return None
+        return int(depth) if depth else None
+
+    def label_set_change(self, path: Path, label_set: LabelSet) -> str:
+        try:
+            names = [c["name"] for c in self.get(path)["classes"]]
+        except (OSError, ValueError) as exc:
+            return f"its checkpoint cannot be read: {exc}"
+        return label_set_change(names, label_set)
+
+
+def label_set_change(model_classes: list[str], label_set: LabelSet) -> str:
+    """ "" when the model predicts exactly the project's train classes, else what differs."""
+    wanted = [c.name for c in label_set.train_classes()]
+    if model_classes == wanted:
+        return ""
+    added = [n for n in wanted if n not in model_classes]
+    removed = [n for n in model_classes if n not in wanted]
+    parts = []
+    if added:
+        parts.append("added: " + ", ".join(added[:6]) + (" …" if len(added) > 6 else ""))
+    if removed:
+        parts.append("removed: " + ", ".join(removed[:6]) + (" …" if len(removed) > 6 else ""))
+    return "; ".join(parts) or "classes reordered"
+
+
+def active_depth(version: ModelVersion | None, cache: CheckpointMetaCache) -> int | None:
+    """Backbone depth of the active model: from the plan recorded with versions made here (no checkpoint
+    read), else from the checkpoint's config."""
+    if version is None:
+        return None
+    recorded = (version.metrics.get("plan") or {}).get("depth")
+    return int(recorded) if recorded else cache.depth(version.path)
+
+
+def project_plan(project: Project, *, device: str, cache: CheckpointMetaCache) -> FinetunePlan:
+    """The plan one click trains with (ValueError when there is nothing to train on).
+
+    ``device``: a resolved device name ("cpu", "cuda", "cuda:1"; see ``danet_core.options``).
+    """
+    reviewed = project.images(status="reviewed")
+    sides = [min(r.width, r.height) for r in reviewed if r.width and r.height]
+    return default_plan(
+        len(reviewed),
+        device=device,
+        active_depth=active_depth(project.active_model_version(), cache),
+        min_image_side=min(sides) if sides else None,
+    )
+
+
+def version_metrics(
+    cmp: Comparison,
+    outcome: RunOutcome,
+    plan: FinetunePlan,
+    *,
+    previous: ModelVersion | None,
+    reviewed_images: int,
+) -> dict[str, Any]:
+    """What a fine-tuned model version records about how it was made and how it scored."""
+    return {
+        "heldout_miou": cmp.new_miou,
+        "previous_miou": cmp.old_miou,
+        "previous_version": previous.id if previous is not None else None,
+        "heldout_images": cmp.heldout_images,
+        "reviewed_images": reviewed_images,
+        "iterations": outcome.iterations,
+        "run_dir": str(outcome.run_dir),
+        "plan": plan.to_dict(),
+        "note": cmp.note,
+    }

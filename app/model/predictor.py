@@ -1,0 +1,80 @@
+"""The app's model: loading the active version, predicting any image size, importing checkpoints.
+
+Qt-free (called in workers by the pre-segmentation controller, unit-tested without a window); torch is
+imported inside the functions so that importing this module at start-up stays cheap.
+
+- :class:`AdaptivePredictor` predicts whole images, switching to a sliding window above
+  ``AppSettings.slide_above`` so an 8000 x 6000 photo never allocates a 48 Mpx feature pyramid at once.
+- :func:`load_predictor` loads a project model version (always native) for it.
+- :func:`import_checkpoint` validates any checkpoint (native, official DANet, mmsegmentation) by
+  loading it, stores it in the project as a native checkpoint and makes it active, so every model
+  version of a project can seed fine-tuning.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.model.settings import AppSettings
+from danet_core.project import ModelVersion, Project
+
+
+class AdaptivePredictor:
+    """Whole-image prediction, switching to a sliding window for images larger than ``slide_above``."""
+
+    def __init__(self, model: Any, settings: AppSettings) -> None:
+        from danet_core.inference import Predictor
+
+        slide = Predictor(model, settings.predict_options(mode="slide"))
+        self.whole = slide if settings.mode == "slide" else Predictor(model, settings.predict_options())
+        self.slide = slide
+        self.slide_above = settings.slide_above
+
+    def choose(self, height: int, width: int) -> Any:
+        """The Predictor an image of this size goes through."""
+        return self.slide if max(height, width) > self.slide_above else self.whole
+
+    def predict(self, image: np.ndarray, **kwargs: Any) -> Any:
+        h, w = image.shape[:2]
+        return self.choose(h, w).predict(image, **kwargs)
+
+    def pam_row(self, image: np.ndarray, yx: tuple[int, int]) -> np.ndarray:
+        return self.whole.pam_row(image, yx)
+
+    def cam_matrix(self, image: np.ndarray) -> np.ndarray:
+        return self.whole.cam_matrix(image)
+
+
+def load_predictor(path: Path, settings: AppSettings) -> tuple[AdaptivePredictor, list[dict]]:
+    """Load a native checkpoint and wrap it in a predictor; also returns the model's classes."""
+    from danet_core.checkpoints import load_model
+
+    model = load_model(path)
+    return AdaptivePredictor(model, settings), list(model.meta.classes)
+
+
+def import_checkpoint(project: Project, path: Path, source: str = "auto") -> ModelVersion:
+    """Validate a checkpoint by loading it, store it in the project as native, make it active."""
+    from danet_core.checkpoints import load_model, save_checkpoint
+
+    model = load_model(path, source=source)
+    meta = model.meta
+    with tempfile.TemporaryDirectory() as tmp:
+        native = Path(tmp) / "imported.pt"
+        save_checkpoint(
+            native,
+            model,
+            classes=meta.classes,
+            mean=meta.mean,
+            std=meta.std,
+            extra={"imported_from": str(path), "source": meta.source},
+        )
+        version = project.add_model_version(
+            native, metrics={"imported_from": str(path), "source": meta.source}
+        )
+    project.set_active_model(version.id)
+    return version
