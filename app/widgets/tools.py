@@ -63,6 +63,7 @@ class ToolHost(Protocol):
     def report_class_picked(self, index: int) -> None: ...
     def report_attention_click(self, x: int, y: int) -> None: ...
 
+
 logger = logging.getLogger(__name__)
 
 TOOL_NAMES: tuple[str, ...] = (

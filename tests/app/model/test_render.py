@@ -94,3 +94,14 @@ def test_legend_gradient() -> None:
     assert g[-1].tolist() == colormap("viridis")[255].tolist()
     with pytest.raises(ValueError):
         legend_gradient("viridis", 1)
+
+
+def test_attention_heatmap_is_scaled_to_its_peak_and_resized() -> None:
+    from app.model.render import attention_heatmap
+
+    row = np.array([[0.0, 0.1], [0.2, 0.4]], dtype=np.float32)
+    heat = attention_heatmap(row, 8, 6)
+    assert heat.shape == (8, 6) and heat.dtype == np.float32
+    assert heat.max() == pytest.approx(1.0) and heat.min() >= 0.0
+    assert heat[-1, -1] > heat[0, 0]
+    assert (attention_heatmap(np.zeros((2, 2), np.float32), 4, 4) == 0).all()
