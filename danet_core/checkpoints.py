@@ -19,7 +19,6 @@ import logging
 import os
 import pickle
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,11 @@ import torch
 from torch import nn
 
 from danet_core.files import atomic_write_bytes
-from danet_core.models import ModelConfig, build_model, convert
+from danet_core.models import ModelConfig, Segmenter, build_model, convert
+
+# Defined next to ModelConfig so that Segmenter can declare ``meta: ModelMeta`` (the models layer cannot
+# import this module); re-exported here, where it has always been imported from.
+from danet_core.models.config import ModelMeta
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +42,6 @@ SOURCES = ("auto", "native", "official", "mmseg")
 
 class CheckpointError(ValueError):
     """A checkpoint file that is missing, truncated, unsafe, foreign or does not fit the architecture."""
-
-
-@dataclass
-class ModelMeta:
-    """What a loaded model carries as ``model.meta``: how to rebuild it, name its outputs, feed it."""
-
-    config: ModelConfig
-    classes: list[dict[str, Any]]
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    source: str = "native"
-    path: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_classes(classes: list[dict[str, Any]], num_classes: int) -> list[dict[str, Any]]:
@@ -79,9 +69,15 @@ def _check_norm(values: Any, what: str) -> list[float]:
     return vals
 
 
+def _norm_triple(values: Any, what: str) -> tuple[float, float, float]:
+    """:func:`_check_norm` as the (R, G, B) tuple that :class:`ModelMeta` holds."""
+    r, g, b = _check_norm(values, what)  # exactly three: _check_norm refuses any other count
+    return r, g, b
+
+
 def save_checkpoint(
     path: str | os.PathLike[str],
-    model: nn.Module,
+    model: Segmenter,
     *,
     classes: list[dict[str, Any]],
     mean: Any,
@@ -94,7 +90,7 @@ def save_checkpoint(
     ``mean``/``std``: normalisation of RGB in 0..1 (ImageNet: 0.485, 0.456, 0.406 / 0.229, 0.224, 0.225).
     ``train_state``: optimizer/scheduler state dicts, epoch, ... (tensors, numbers, strings, lists, dicts).
     """
-    config: ModelConfig = model.config
+    config = model.config
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -203,8 +199,10 @@ def _load_weights(model: nn.Module, state: dict[str, torch.Tensor], path: Path, 
 
 def _default_classes(data: dict[str, Any], num_classes: int) -> list[dict[str, Any]]:
     """Class names for imported weights: mmseg metadata, else Cityscapes for 19 outputs, else generic."""
-    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
-    ds = meta.get("dataset_meta") if isinstance(meta.get("dataset_meta"), dict) else meta
+    raw_meta = data.get("meta")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    raw_ds = meta.get("dataset_meta")
+    ds: dict[str, Any] = raw_ds if isinstance(raw_ds, dict) else meta
     names, palette = ds.get("classes", ds.get("CLASSES")), ds.get("palette", ds.get("PALETTE"))
     if names is not None and len(names) == num_classes:
         colors = (
@@ -225,15 +223,13 @@ def _default_classes(data: dict[str, Any], num_classes: int) -> list[dict[str, A
             for c in get_label_set("cityscapes").train_classes()
         ]
     log.warning("imported checkpoint names no classes: calling its %d outputs class_0..", num_classes)
-    colors = voc_palette()
-    return [
-        {"name": f"class_{i}", "color": colors[i % 256].tolist(), "train_id": i} for i in range(num_classes)
-    ]
+    pal = voc_palette()
+    return [{"name": f"class_{i}", "color": pal[i % 256].tolist(), "train_id": i} for i in range(num_classes)]
 
 
 def _native_model(
     data: dict[str, Any], path: Path, arch_options: dict[str, Any]
-) -> tuple[nn.Module, ModelMeta]:
+) -> tuple[Segmenter, ModelMeta]:
     if data.get("format") != FORMAT:
         raise CheckpointError(
             f"{path}: not a native checkpoint (no format field {FORMAT!r}); "
@@ -254,8 +250,8 @@ def _native_model(
         meta = ModelMeta(
             config,
             _check_classes(data["classes"], config.num_classes),
-            tuple(_check_norm(data["mean"], "mean")),
-            tuple(_check_norm(data["std"], "std")),
+            _norm_triple(data["mean"], "mean"),
+            _norm_triple(data["std"], "std"),
             "native",
             str(path),
             dict(data.get("extra") or {}),
@@ -274,7 +270,7 @@ def _imported_model(
     source: str,
     arch_options: dict[str, Any],
     classes: list[dict[str, Any]] | None,
-) -> tuple[nn.Module, ModelMeta]:
+) -> tuple[Segmenter, ModelMeta]:
     try:
         state = _state_dict_of(data)
     except ValueError as exc:
@@ -309,7 +305,7 @@ def load_model(
     device: str | torch.device = "cpu",
     classes: list[dict[str, Any]] | None = None,
     **arch_options: Any,
-) -> nn.Module:
+) -> Segmenter:
     """Load a native, official or mmseg DANet checkpoint as an eval-mode model with ``model.meta``.
 
     ``source="auto"`` recognises the layout from the keys. ``arch_options`` are :class:`ModelConfig`

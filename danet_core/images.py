@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -53,9 +54,9 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
     """
     p = Path(path)
     try:
-        with Image.open(p) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
+        with Image.open(p) as opened:
+            opened.load()
+            img = ImageOps.exif_transpose(opened)
             return _to_rgb_uint8(img)
     except FileNotFoundError as exc:
         raise ImageReadError(f"{p}: no such image file") from exc
@@ -94,7 +95,7 @@ def encode_png(array: np.ndarray, *, palette: np.ndarray | None = None, compress
     return buf.getvalue()
 
 
-def atomic_save_png(path: str | os.PathLike[str], array: np.ndarray, **kwargs) -> None:
+def atomic_save_png(path: str | os.PathLike[str], array: np.ndarray, **kwargs: Any) -> None:
     """Atomically write ``array`` as a lossless PNG (see :func:`encode_png`)."""
     atomic_write_bytes(path, encode_png(array, **kwargs))
 

@@ -16,8 +16,9 @@ import hashlib
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -29,11 +30,15 @@ from danet_core.jobs import ProgressFn, StopFn, check_stop
 from danet_core.options import PredictOptions
 from danet_core.options import resolve_device as resolve_device_name
 
+if TYPE_CHECKING:
+    from danet_core.models import DANetHead, Segmenter
+
 log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# Option names and defaults live in danet_core.options (torch-free, shared with the CLI, training, app).
+# Option names and defaults live in danet_core.options (torch-free, shared with the CLI, training, app);
+# this is the one map from a precision name to its autocast dtype (training and benchmarks use it too).
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 ImageLike = str | os.PathLike[str] | np.ndarray
@@ -183,13 +188,17 @@ class Predictor:
             if self.mode == "slide" or (
                 self.mode == "multiscale" and self.crop and (sh > self.crop[0] or sw > self.crop[1])
             ):
+                # PredictOptions: "slide" requires a crop, and a crop always gets a stride
+                assert self.crop is not None and self.stride is not None
                 n = len(slide_windows(sh, sw, self.crop, self.stride))
             plan += [(s, f, n) for f in flips]
         return plan
 
-    def _slide_logits(self, x: torch.Tensor, step) -> torch.Tensor:
+    def _slide_logits(self, x: torch.Tensor, step: Callable[[], None]) -> torch.Tensor:
         _, _, h, w = x.shape
         total, count = None, torch.zeros(1, 1, h, w, device=x.device)
+        # only reached for a plan that slides, so crop (and the stride derived from it) are set
+        assert self.crop is not None and self.stride is not None
         for y1, y2, x1, x2 in slide_windows(h, w, self.crop, self.stride):
             out = self.logits(x[:, :, y1:y2, x1:x2])
             if total is None:
@@ -197,6 +206,7 @@ class Predictor:
             total[:, :, y1:y2, x1:x2] += out
             count[:, :, y1:y2, x1:x2] += 1
             step()
+        assert total is not None  # slide_windows always returns at least one window
         return total / count
 
     def probabilities(
@@ -242,6 +252,7 @@ class Predictor:
                 out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
             p = out.softmax(dim=1)[0]
             acc = p if acc is None else acc.add_(p)
+        assert acc is not None  # the plan has at least one pass (PredictOptions: scales is not empty)
         return acc / len(plan)
 
     def predict(
@@ -264,16 +275,22 @@ class Predictor:
         )
 
     # -- attention maps ----------------------------------------------------------------------------------
-    def _attention_inputs(self, image: ImageLike) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-        """Inputs of the PAM and CAM modules (1 x C x h/8 x w/8), cached for the last image."""
+    def _danet_head(self) -> DANetHead:
+        """The model's DANet head; ValueError when it has no PAM/CAM (an FCN, a foreign model)."""
         head = getattr(self.model, "head", None)
         if not (hasattr(head, "pam") and hasattr(head, "cam")):
             raise ValueError("attention maps need a DANet model; this model has no PAM/CAM head")
+        # duck-typed just above (nn.Module attributes read as Tensor | Module): a DANetHead
+        return cast("DANetHead", head)
+
+    def _attention_inputs(self, image: ImageLike) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        """Inputs of the PAM and CAM modules (1 x C x h/8 x w/8), cached for the last image."""
+        head = self._danet_head()
         rgb = as_rgb_array(image)
         key = hashlib.blake2b(rgb.tobytes(), digest_size=16).hexdigest() + str(rgb.shape)
         if self._feature_cache is None or self._feature_cache[0] != key:
             with torch.inference_mode(), self._autocast():
-                c4 = self.model.backbone(self.to_tensor(rgb))[1]
+                c4 = cast("Segmenter", self.model).backbone(self.to_tensor(rgb))[1]  # a DANet: see above
                 self._feature_cache = (key, head.pam_in(c4).float(), head.cam_in(c4).float())
         return rgb, self._feature_cache[1], self._feature_cache[2]
 
@@ -290,7 +307,7 @@ class Predictor:
         fh, fw = pam_in.shape[-2:]
         fy, fx = min(y * fh // h, fh - 1), min(x * fw // w, fw - 1)
         with torch.inference_mode():
-            row = self.model.head.pam.attention_row(pam_in, fy, fx)[0]
+            row = self._danet_head().pam.attention_row(pam_in, fy, fx)[0]
         return row.float().cpu().numpy()
 
     def cam_matrix(self, image: ImageLike) -> np.ndarray:

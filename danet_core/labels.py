@@ -25,6 +25,7 @@ import json
 import logging
 import os
 from collections import namedtuple
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,7 @@ class LabelSet:
     def __len__(self) -> int:
         return len(self.classes)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[LabelClass]:
         return iter(self.classes)
 
     # -- validation -------------------------------------------------------------------------------
@@ -346,9 +347,10 @@ def _as_color(value: Any, what: str) -> tuple[int, int, int]:
         raise LabelSetError(f"label set: {what} {value!r} is not a colour; expected [r, g, b] or '#rrggbb'")
     if not isinstance(value, list | tuple) or len(value) != 3:
         raise LabelSetError(f"label set: {what} {value!r} is not a colour; expected [r, g, b] in 0..255")
-    color = tuple(_as_int(v, what) for v in value)
+    r, g, b = (_as_int(v, what) for v in value)  # three values: checked above
+    color = (r, g, b)
     _check_color(color, what)
-    return color  # type: ignore[return-value]
+    return color
 
 
 def _check_color(color: Any, what: str) -> None:
@@ -426,10 +428,16 @@ def _camvid() -> LabelSet:
     return LabelSet("camvid", classes, ignore_index=IGNORE, unlabeled_export_id=CAMVID_VOID_ID)
 
 
+def _palette_color(row: np.ndarray) -> tuple[int, int, int]:
+    """One row of a 256 x 3 palette as an (r, g, b) tuple of Python ints."""
+    r, g, b = (int(v) for v in row)
+    return r, g, b
+
+
 def _voc() -> LabelSet:
     pal = voc_palette()
     classes = [
-        LabelClass(index=i, name=name, color=tuple(int(v) for v in pal[i]), export_id=i, train_id=i)
+        LabelClass(index=i, name=name, color=_palette_color(pal[i]), export_id=i, train_id=i)
         for i, name in enumerate(VOC_CLASSES)
     ]
     return LabelSet(
@@ -437,7 +445,7 @@ def _voc() -> LabelSet:
         classes,
         ignore_index=IGNORE,
         unlabeled_export_id=IGNORE,
-        ignore_color=tuple(int(v) for v in pal[255]),
+        ignore_color=_palette_color(pal[255]),
     )
 
 

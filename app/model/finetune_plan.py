@@ -26,8 +26,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 from danet_core.options import PRECISIONS
+
+if TYPE_CHECKING:
+    from danet_core.training.config import TrainConfig
 
 MIN_FOR_HOLDOUT = 4
 EPOCHS = 30
@@ -164,7 +168,7 @@ def to_train_config(
     project_dir: str | os.PathLike[str],
     run_dir: str | os.PathLike[str],
     init_checkpoint: str | os.PathLike[str] | None,
-):
+) -> TrainConfig:
     """The engine's ``TrainConfig`` for ``plan`` on the reviewed images of the project.
 
     ``init_checkpoint``: the active model's checkpoint when the plan continues from it (the engine

@@ -111,7 +111,7 @@ def classify_end(
     """
     last, best = checkpoints(run_dir)
     iters = max((int(r.get("iter", 0) or 0) for r in records), default=0)
-    end = next((r for r in reversed(records) if r.get("type") == "end"), {})
+    end: dict = next((r for r in reversed(records) if r.get("type") == "end"), {})
     kept = (
         f" The last checkpoint ({last}) is kept; Resume continues from it."
         if last

@@ -1,9 +1,10 @@
 """The canvas tools as a small state machine: one object per tool, fed with image coordinates.
 
 The canvas (``app.widgets.canvas.CanvasView``, a :class:`ToolHost`) turns mouse events into image
-coordinates and forwards left-button presses, moves, releases, double clicks and a few keys to the active tool; panning (middle
-button, Space + drag, the pan tool) is handled by the canvas itself. Tools compute edits with the pure
-helpers of :mod:`app.model.edit_ops` and hand them to the canvas, which records them for undo.
+coordinates and forwards left-button presses, moves, releases, double clicks and a few keys to the active
+tool; panning (middle button, Space + drag, the pan tool) is handled by the canvas itself. Tools compute
+edits with the pure helpers of :mod:`app.model.edit_ops` and hand them to the canvas, which records them
+for undo.
 
 Decisions:
 - Brush / eraser: one undo step per stroke (press to release); Shift + click draws a straight line

@@ -25,6 +25,7 @@ import random
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -40,6 +41,10 @@ from danet_core.bench.assist_loop import (
 )
 from danet_core.images import atomic_save_png, load_image, load_mask_png
 from danet_core.training.metrics import ConfusionMatrix, metrics_from_confusion
+
+if TYPE_CHECKING:
+    from danet_core.inference import Predictor
+    from danet_core.models import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +125,13 @@ def _initial_checkpoint(path: Path, depth: int, seed: int) -> None:
     save_checkpoint(path, model, classes=classes, mean=defaults.mean, std=defaults.std)
 
 
-def _get_model(depth: int) -> torch.nn.Module:
+def _get_model(depth: int) -> Segmenter:
     from danet_core.models import get_model
 
     return get_model("danet", depth=depth, num_classes=NUM_CLASSES)
 
 
-def _predictor(checkpoint: Path):
+def _predictor(checkpoint: Path) -> Predictor:
     from danet_core.checkpoints import load_model
     from danet_core.inference import Predictor
 
@@ -168,14 +173,14 @@ def _finetune(args: argparse.Namespace, data_dir: Path, run_dir: Path, init: Pat
     return Path(result.last), seconds, int(result.iterations)
 
 
-def _heldout_confusion(predictor, heldout: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+def _heldout_confusion(predictor: Predictor, heldout: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     conf = ConfusionMatrix(NUM_CLASSES)
     for image, truth in heldout:
         conf.update(predictor.predict(image).label, truth)
     return conf.mat
 
 
-def _correct_round(predictor, root: Path, names: list[str], scale: float, data_dir: Path) -> list:
+def _correct_round(predictor: Predictor, root: Path, names: list[str], scale: float, data_dir: Path) -> list:
     """Pre-segment ``names``, charge the corrections, and add the corrected masks to the training set."""
     corrections = []
     for name in names:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -133,7 +134,7 @@ def summarise(records: list[RoundRecord], baseline_miou: float) -> dict:
     }
 
 
-def plot_summary(summary: dict, path, *, title: str = "Assist loop") -> None:
+def plot_summary(summary: dict, path: str | os.PathLike[str], *, title: str = "Assist loop") -> None:
     """Two panels: share of pixels to correct per round (manual = 100%), held-out mIoU per round."""
     import matplotlib
 

@@ -18,7 +18,13 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from danet_core.models import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +74,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def _timed(fn, repeats: int, device: str) -> list[float]:
+def _timed(fn: Callable[[], object], repeats: int, device: str) -> list[float]:
     times = []
     for _ in range(repeats):
         _sync(device)
@@ -96,7 +102,7 @@ def _child_pam(spec: dict[str, Any]) -> dict[str, Any]:
     return {"times_s": times, "rss_before_mb": rss0}
 
 
-def _build(spec: dict[str, Any]):
+def _build(spec: dict[str, Any]) -> Segmenter:
     import torch
 
     from danet_core.models import get_model
@@ -117,7 +123,7 @@ def _child_model(spec: dict[str, Any]) -> dict[str, Any]:
     return {"times_s": times, "rss_before_mb": rss0}
 
 
-def _bf16_input(spec: dict[str, Any]):
+def _bf16_input(spec: dict[str, Any]) -> torch.Tensor:
     import torch
     import torch.nn.functional as F
 
@@ -143,7 +149,7 @@ def _child_bf16(spec: dict[str, Any]) -> dict[str, Any]:
     x, dev = _bf16_input(spec), torch.device(spec["device"]).type
     outs: dict[str, Any] = {}
 
-    def run(precision: str):
+    def run(precision: str) -> None:
         with torch.inference_mode(), torch.autocast(dev, dtype=torch.bfloat16, enabled=precision == "bf16"):
             outs[precision] = model(x)["out"].float()
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from danet_core.inference import AUTOCAST_DTYPES
 from danet_core.options import DEVICE_AUTO, DEVICE_HELP, PRECISIONS, resolve_device
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def _measure(args: argparse.Namespace, impl: str, device: torch.device, batch: t
     )
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
     crit = SegLoss().to(device)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.precision)
+    dtype = AUTOCAST_DTYPES[args.precision]
     scaler = torch.amp.GradScaler(device.type, enabled=args.precision == "fp16")
     x, y = (t.to(device) for t in batch)
     if device.type == "cuda":

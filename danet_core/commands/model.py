@@ -11,11 +11,16 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from danet_core.images import IMAGE_EXTENSIONS, atomic_save_png
 from danet_core.options import add_predict_arguments, int_list, predict_options_from_args
+
+if TYPE_CHECKING:
+    from danet_core.inference import Prediction, Predictor
+    from danet_core.models import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +120,9 @@ def collect_images(inputs: list[Path]) -> list[tuple[Path, Path]]:
     return found
 
 
-def _write_outputs(out: Path, stem: Path, pred, palette: np.ndarray | None, confidence: bool) -> None:
+def _write_outputs(
+    out: Path, stem: Path, pred: Prediction, palette: np.ndarray | None, confidence: bool
+) -> None:
     atomic_save_png(out / f"{stem}.png", pred.label)
     if confidence:
         atomic_save_png(out / f"{stem}_confidence.png", (pred.confidence * 65535.0 + 0.5).astype(np.uint16))
@@ -123,7 +130,7 @@ def _write_outputs(out: Path, stem: Path, pred, palette: np.ndarray | None, conf
         atomic_save_png(out / f"{stem}_color.png", pred.label, palette=palette)
 
 
-def _predictor(args: argparse.Namespace):
+def _predictor(args: argparse.Namespace) -> Predictor:
     from danet_core.checkpoints import load_model
     from danet_core.inference import Predictor
 
@@ -140,7 +147,8 @@ def run_predict(args: argparse.Namespace) -> int:
     palette = None
     if args.color:
         palette = np.zeros((256, 3), np.uint8)
-        for i, c in enumerate(predictor.model.meta.classes):
+        model = cast("Segmenter", predictor.model)  # from load_model (in _predictor): it carries .meta
+        for i, c in enumerate(model.meta.classes):
             palette[i] = c["color"]
     failed = []
     for path, stem in tqdm(images, desc="predict", unit="img"):

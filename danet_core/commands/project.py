@@ -11,8 +11,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from danet_core.jobs import ProgressFn
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 FORMATS = ("cityscapes", "labelme", "palette", "mask")
 STATUSES = ("new", "presegmented", "in_progress", "reviewed")
@@ -67,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_export)
 
 
-def _progress(desc: str) -> tuple[ProgressFn, object]:
+def _progress(desc: str) -> tuple[ProgressFn, tqdm]:
     from tqdm import tqdm
 
     bar = tqdm(desc=desc, unit="img", file=sys.stderr, disable=not sys.stderr.isatty())

@@ -12,9 +12,12 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from danet_core.options import DEVICE_AUTO, DEVICE_HELP, MODES, PRECISIONS, PredictOptions
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +214,7 @@ class _Bar:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
+        self.bar: tqdm | None = None
         self.phase = ""
 
     def __call__(self, done: int, total: int, message: str) -> None:

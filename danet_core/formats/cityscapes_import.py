@@ -16,6 +16,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def read_polygons(path: Path) -> np.ndarray:
             raise FormatError(f"{path}: object #{n} has unknown Cityscapes label {obj['label']!r}")
         if NAME_TO_LABEL[label].id < 0:
             continue
-        points = obj.get("polygon")
+        points: Any = obj.get("polygon")  # untrusted JSON: anything but a list of [x, y] fails below
         try:
             pts = [(float(p[0]), float(p[1])) for p in points]
         except (TypeError, ValueError, IndexError) as exc:

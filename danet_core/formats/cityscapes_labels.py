@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ def is_cityscapes_set(label_set: LabelSet) -> bool:
     return all(c.name in NAME_TO_LABEL and NAME_TO_LABEL[c.name].id == c.export_id for c in label_set.classes)
 
 
-def load_mapping(spec: str | os.PathLike[str] | dict[str, str | int]) -> dict[str, str | int]:
+def load_mapping(spec: str | os.PathLike[str] | dict[str, str | int]) -> Mapping[str, str | int]:
     """A built-in mapping name (``camvid``), a JSON file ``{class: Cityscapes name or id}``, or a dict."""
     if isinstance(spec, dict):
         return spec
@@ -76,7 +77,7 @@ def load_mapping(spec: str | os.PathLike[str] | dict[str, str | int]) -> dict[st
     return data
 
 
-def cityscapes_id_lut(label_set: LabelSet, mapping: dict[str, str | int] | None = None) -> np.ndarray:
+def cityscapes_id_lut(label_set: LabelSet, mapping: Mapping[str, str | int] | None = None) -> np.ndarray:
     """uint8[256]: project mask index -> Cityscapes label id (unlabeled -> 0).
 
     Refuses (FormatError) a non-Cityscapes set without mapping, unmapped classes, unknown targets.

@@ -38,6 +38,8 @@ class FormatError(ValueError):
 class ExportFolderError(OSError):
     """The export folder cannot be created or written (not writable, not a folder, disk full)."""
 
+    report: BatchReport  # set by run_items when it stops a batch on this error: what was done before
+
 
 @dataclass
 class BatchReport:
@@ -142,7 +144,7 @@ def run_items(
                     exc.errno,
                     f"stopped after {report.done} items: {exc.strerror or exc} ({exc.filename or name})",
                 )
-                stop.report = report  # type: ignore[attr-defined]  # what was done before the stop
+                stop.report = report  # what was done before the stop
                 raise stop from exc
             report.errors.append(f"{name}: {exc}")
         except ValueError as exc:  # FormatError, ImageReadError, ProjectError, LabelSetError

@@ -48,7 +48,7 @@ AREA_SHAPES = ("polygon", "rectangle", "circle")
 def mask_to_labelme(mask: np.ndarray, label_set: LabelSet, image_path: str) -> dict[str, Any]:
     """labelme document of a mask (uint8 H x W label-set indices)."""
     h, w = mask.shape
-    shapes = []
+    shapes: list[dict[str, Any]] = []
     for region in mask_to_regions(mask, background=label_set.ignore_index):
         name = (
             IGNORE_LABELS[0]
@@ -78,7 +78,7 @@ def mask_to_labelme(mask: np.ndarray, label_set: LabelSet, image_path: str) -> d
 
 
 def _shape_points(shape: dict[str, Any], where: str) -> list[tuple[float, float]]:
-    points = shape.get("points")
+    points: Any = shape.get("points")  # untrusted JSON: anything but a list of [x, y] fails below
     try:
         pts = [(float(p[0]), float(p[1])) for p in points]
     except (TypeError, ValueError, IndexError) as exc:
@@ -175,7 +175,14 @@ def export_labelme(
     )
 
 
-def _record_for(project: Project, path: Path, root: Path, doc: Any, by_rel, by_stem) -> ImageRecord:
+def _record_for(
+    project: Project,
+    path: Path,
+    root: Path,
+    doc: Any,
+    by_rel: dict[str, ImageRecord],
+    by_stem: dict[str, list[ImageRecord]],
+) -> ImageRecord:
     image_path = doc.get("imagePath") if isinstance(doc, dict) else None
     if isinstance(image_path, str) and image_path:
         candidate = os.path.normpath(os.path.join(path.parent, image_path))

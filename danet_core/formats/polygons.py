@@ -86,9 +86,9 @@ def mask_to_regions(ids: np.ndarray, *, background: int | None = 0) -> list[Regi
     ids = np.ascontiguousarray(ids, dtype=np.uint8)
     depth = np.zeros(ids.shape, np.int32)
     found: list[tuple[int, np.ndarray]] = []
-    for value in np.flatnonzero(np.bincount(ids.ravel(), minlength=256)):
-        for outer, holes in _components(ids, int(value)):
-            found.append((int(value), outer))
+    for present in np.flatnonzero(np.bincount(ids.ravel(), minlength=256)):
+        for outer, holes in _components(ids, int(present)):
+            found.append((int(present), outer))
             for hole in holes:
                 _add_hole_depth(depth, hole)
     regions = []

@@ -83,7 +83,7 @@ def _attend_into(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.T
 class PAM(nn.Module):
     """Position attention module. forward(x: B x C x H x W) -> B x C x H x W."""
 
-    def __init__(self, channels: int, *, impl: str = "efficient", key_channels: int | None = None):
+    def __init__(self, channels: int, *, impl: str = "efficient", key_channels: int | None = None) -> None:
         super().__init__()
         key_channels = key_channels or max(1, channels // 8)
         self.query = nn.Conv2d(channels, key_channels, 1)
@@ -108,6 +108,7 @@ class PAM(nn.Module):
         b, _, h, w = x.shape
         if not (0 <= y < h and 0 <= x_pos < w):
             raise ValueError(f"query pixel ({y}, {x_pos}) outside the {h} x {w} feature map")
+        assert self.query.bias is not None and self.key.bias is not None  # 1 x 1 convs built with a bias
         with _fp32(x.device):
             feat = x.float()
             q = F.conv2d(

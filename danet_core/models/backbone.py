@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -24,7 +25,8 @@ from torchvision.models import resnet as tv_resnet
 
 log = logging.getLogger(__name__)
 
-_SPECS: dict[int, tuple[type[nn.Module], list[int], str]] = {
+# (block class, blocks per stage, weight enum): torchvision's BasicBlock / Bottleneck, which ship no types
+_SPECS: dict[int, tuple[type[Any], list[int], str]] = {
     18: (tv_resnet.BasicBlock, [2, 2, 2, 2], "ResNet18_Weights"),
     34: (tv_resnet.BasicBlock, [3, 4, 6, 3], "ResNet34_Weights"),
     50: (tv_resnet.Bottleneck, [3, 4, 6, 3], "ResNet50_Weights"),
@@ -50,15 +52,20 @@ def _dilate_stage(stage: nn.Sequential, dilations: Sequence[int]) -> None:
     """Make a stride-2 stage run at stride 1 with per-block dilations (in place, weights untouched)."""
     for i, block in enumerate(stage):
         d = dilations[i % len(dilations)]
+        # torchvision's blocks are untyped (nn.Module attributes read as Tensor | Module): their conv1 /
+        # conv2 are Conv2d and downsample is None or Sequential(Conv2d, BatchNorm2d)
         if isinstance(block, tv_resnet.Bottleneck):
-            block.conv2.stride = (1, 1)
-            _set_dilation(block.conv2, d)
+            conv2 = cast(nn.Conv2d, block.conv2)
+            conv2.stride = (1, 1)
+            _set_dilation(conv2, d)
         else:
-            block.conv1.stride = (1, 1)
-            _set_dilation(block.conv1, d)
-            _set_dilation(block.conv2, d)
+            conv1 = cast(nn.Conv2d, block.conv1)
+            conv1.stride = (1, 1)
+            _set_dilation(conv1, d)
+            _set_dilation(cast(nn.Conv2d, block.conv2), d)
         if block.downsample is not None:
-            block.downsample[0].stride = (1, 1)
+            downsample = cast(nn.Sequential, block.downsample)
+            cast(nn.Conv2d, downsample[0]).stride = (1, 1)
 
 
 class DilatedResNet(nn.Module):
@@ -68,7 +75,9 @@ class DilatedResNet(nn.Module):
     ResNet-50/101 and 256/512 for ResNet-18/34 (``channels`` gives them).
     """
 
-    def __init__(self, depth: int, *, stem: str = "torchvision", multi_grid: Sequence[int] | None = None):
+    def __init__(
+        self, depth: int, *, stem: str = "torchvision", multi_grid: Sequence[int] | None = None
+    ) -> None:
         super().__init__()
         block, layers, _ = _SPECS[depth]
         net = tv_resnet.ResNet(block, layers)
@@ -93,7 +102,7 @@ class DilatedResNet(nn.Module):
         _dilate_stage(self.layer4, list(multi_grid) if multi_grid else [2] + [4] * (layers[3] - 1))
         if stem != "torchvision":
             self._init_new_modules(("stem", "conv1", "bn1", "layer1") if stem == "deep" else ("stem",))
-        exp = block.expansion
+        exp: int = block.expansion
         self.channels = (256 * exp, 512 * exp)
 
     def _init_new_modules(self, prefixes: tuple[str, ...]) -> None:
@@ -118,7 +127,7 @@ class DilatedResNet(nn.Module):
 
 
 @contextmanager
-def _socket_timeout(seconds: float):
+def _socket_timeout(seconds: float) -> Iterator[None]:
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(seconds)
     try:

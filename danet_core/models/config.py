@@ -75,3 +75,19 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys {unknown}; expected a subset of {sorted(known)}")
         return cls(**data)
+
+
+@dataclass
+class ModelMeta:
+    """What a loaded model carries as ``model.meta``: how to rebuild it, name its outputs, feed it.
+
+    Attached by :func:`danet_core.checkpoints.load_model` (and imported from there by callers).
+    """
+
+    config: ModelConfig
+    classes: list[dict[str, Any]]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    source: str = "native"
+    path: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -93,7 +93,11 @@ def infer_architecture(state: dict[str, torch.Tensor]) -> dict[str, Any]:
     """
     bottleneck = "backbone.layer1.0.conv3.weight" in state
     blocks = tuple(_count_blocks(state, f"backbone.layer{i}.") for i in range(1, 5))
-    depths = {(3, 4, 6, 3): 50 if bottleneck else 34, (3, 4, 23, 3): 101, (2, 2, 2, 2): 18}
+    depths: dict[tuple[int, ...], int] = {
+        (3, 4, 6, 3): 50 if bottleneck else 34,
+        (3, 4, 23, 3): 101,
+        (2, 2, 2, 2): 18,
+    }
     valid = blocks in depths and not (bottleneck and blocks == (2, 2, 2, 2))
     if not valid or (blocks[2] == 23 and not bottleneck):
         raise ValueError(f"ResNet with {list(blocks)} blocks per stage; expected ResNet-18/34/50/101")

@@ -30,7 +30,7 @@ class DANetHead(nn.Module):
 
     def __init__(
         self, in_channels: int, num_classes: int, *, pam_impl: str = "efficient", dropout: float = 0.1
-    ):
+    ) -> None:
         super().__init__()
         inter = in_channels // 4
         self.pam_in, self.cam_in = conv_bn_relu(in_channels, inter), conv_bn_relu(in_channels, inter)
@@ -57,7 +57,7 @@ class FCNHead(nn.Sequential):
     forward(x: B x Cin x h x w) -> B x K x h x w.
     """
 
-    def __init__(self, in_channels: int, channels: int, num_classes: int, *, dropout: float = 0.1):
+    def __init__(self, in_channels: int, channels: int, num_classes: int, *, dropout: float = 0.1) -> None:
         super().__init__(
             *conv_bn_relu(in_channels, channels), nn.Dropout2d(dropout), nn.Conv2d(channels, num_classes, 1)
         )

@@ -18,7 +18,7 @@ from torch import nn
 
 from danet_core.models.attention import PAM
 from danet_core.models.backbone import BackboneWeightsError, DilatedResNet, load_imagenet_weights
-from danet_core.models.config import ModelConfig
+from danet_core.models.config import ModelConfig, ModelMeta
 from danet_core.models.heads import DANetHead, FCNHead
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 class Segmenter(nn.Module):
     """Backbone + main head (+ optional FCN auxiliary head on layer3); shared by DANet and FCN."""
 
-    def __init__(self, config: ModelConfig):
+    # Attached by danet_core.checkpoints.load_model (and by training's make_predictor); a freshly built
+    # model has none, hence ``getattr(model, "meta", None)`` where that can happen.
+    meta: ModelMeta
+
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         self.backbone = DilatedResNet(config.depth, stem=config.stem, multi_grid=config.multi_grid)

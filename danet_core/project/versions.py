@@ -60,6 +60,7 @@ class ModelVersionsMixin:
                 "INSERT INTO model_versions(file, created, parent, metrics, source) VALUES (?, ?, ?, ?, ?)",
                 (name, _now(), parent, metrics_text, str(src)),
             )
+            assert cur.lastrowid is not None  # set by the INSERT just executed
             vid = int(cur.lastrowid)
             if self.catalog.get_meta("active_model") is None:
                 self.catalog.set_meta(conn, "active_model", str(vid))

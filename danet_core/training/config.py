@@ -134,8 +134,8 @@ class TrainConfig:
             device=self.device,
             precision=self.precision,
             mode=self.eval_mode,
-            crop=tuple(self.eval_crop) if self.eval_crop else None,
-            stride=tuple(self.eval_stride) if self.eval_stride else None,
+            crop=(*self.eval_crop,) if self.eval_crop else None,
+            stride=(*self.eval_stride,) if self.eval_stride else None,
             scales=tuple(self.eval_scales),
             flip=self.eval_flip,
         )

@@ -125,6 +125,7 @@ class SegDataset(Dataset):
         return img.as_subclass(torch.Tensor), msk.as_subclass(torch.Tensor)
 
     def _check_crop(self, index: int, hw: tuple[int, int]) -> None:
+        assert self.min_size is not None  # __getitem__ calls this only with a min_size
         need_h, need_w = self.min_size
         h, w = hw[0] * self.max_scale, hw[1] * self.max_scale
         if need_h > h or need_w > w:

@@ -26,7 +26,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from danet_core.inference import resolve_device
+from danet_core.inference import AUTOCAST_DTYPES, resolve_device
 from danet_core.jobs import Cancelled, ProgressFn, StopFn
 
 from .config import TrainConfig
@@ -49,7 +49,6 @@ from .state import (
 
 log = logging.getLogger(__name__)
 
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class TrainingDiverged(ValueError):
@@ -285,7 +284,7 @@ class _Trainer:
         if cfg.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         self.ddp.train()
-        amp = AMP_DTYPES.get(cfg.precision)
+        amp = AUTOCAST_DTYPES[cfg.precision]
         with torch.autocast(self.device.type, dtype=amp or torch.float32, enabled=amp is not None):
             outputs = self.ddp(images)
         loss, terms = self.criterion(outputs, targets)
@@ -363,15 +362,12 @@ class _Trainer:
         t0 = time.perf_counter()
         options = cfg.predict_options().replace(device=str(self.device))
         predictor = make_predictor(unwrap(self.model), mean=cfg.mean, std=cfg.std, options=options)
-        report = None
-        if self.progress is not None and self.info.is_main:
-
-            def report(d: int, n: int, m: str) -> None:
-                self.progress(d, n, m)
-
+        report = self.progress if self.progress is not None and self.info.is_main else None
+        val = self.data.val
+        assert val is not None, "validation runs only when the run has a val split"
         metrics = evaluate(
             predictor,
-            self.data.val,
+            val,
             num_classes=self.data.num_classes,
             rank=self.info.rank,
             world_size=self.info.world_size,

@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from danet_core.jobs import ProgressFn, StopFn, check_stop
 from danet_core.options import PredictOptions
@@ -22,16 +21,20 @@ from danet_core.options import PredictOptions
 from .datasets import SegDataset
 from .metrics import ConfusionMatrix, SegMetrics
 
+if TYPE_CHECKING:
+    from danet_core.inference import Predictor
+    from danet_core.models import Segmenter
+
 log = logging.getLogger(__name__)
 
 
 def make_predictor(
-    model: nn.Module,
+    model: Segmenter,
     *,
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
     options: PredictOptions | None = None,
-) -> Any:
+) -> Predictor:
     """A Predictor over an in-memory model (training's val) with the run's normalisation.
 
     The Predictor reads normalisation from ``model.meta``; a model under training has none yet, so a
@@ -41,9 +44,7 @@ def make_predictor(
     from danet_core.inference import Predictor
 
     if getattr(model, "meta", None) is None or tuple(model.meta.mean) != tuple(mean):
-        model.meta = ModelMeta(
-            config=model.config, classes=[], mean=tuple(mean), std=tuple(std), source="training"
-        )
+        model.meta = ModelMeta(config=model.config, classes=[], mean=(*mean,), std=(*std,), source="training")
     return Predictor(model, options or PredictOptions())
 
 

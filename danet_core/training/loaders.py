@@ -54,13 +54,13 @@ def build_split(cfg: TrainConfig, split: str, limit: int | None, *, train: bool)
     transform = None
     if train:
         transform = train_transform(
-            crop_size=tuple(cfg.crop_size),
-            scale_range=tuple(cfg.scale_range),
+            crop_size=(*cfg.crop_size,),
+            scale_range=(*cfg.scale_range,),
             base_scale=cfg.base_scale,
             hflip=cfg.hflip,
             color_jitter=cfg.color_jitter,
-            mean=tuple(cfg.mean),
-            std=tuple(cfg.std),
+            mean=(*cfg.mean,),
+            std=(*cfg.std,),
         )
     return SegDataset(
         items,
@@ -70,7 +70,7 @@ def build_split(cfg: TrainConfig, split: str, limit: int | None, *, train: bool)
         transform=transform,
         seed=cfg.seed,
         name=f"{root} split {split!r}",
-        min_size=tuple(cfg.crop_size) if train else None,
+        min_size=(*cfg.crop_size,) if train else None,
         max_scale=cfg.base_scale * cfg.scale_range[1],
     )
 
@@ -97,7 +97,7 @@ def build_data(cfg: TrainConfig) -> DataBundle:
         else:
             log.warning("no validation split at %s: training without validation (no best.pt)", present)
     ls = _label_set_for(cfg)
-    colors = [tuple(c.color) for c in ls.train_classes()]
+    colors = [(*c.color,) for c in ls.train_classes()]
     return DataBundle(train, val, train.class_names, colors)
 
 
@@ -135,7 +135,7 @@ def verify_dataset(
 class SkipSampler(Sampler[int]):
     """The indices of ``sampler`` without the first ``skip`` (resume in the middle of an epoch)."""
 
-    def __init__(self, sampler: Sampler[int], skip: int) -> None:
+    def __init__(self, sampler: DistributedSampler[int], skip: int) -> None:
         self.sampler = sampler
         self.skip = int(skip)
 
@@ -143,7 +143,7 @@ class SkipSampler(Sampler[int]):
         return iter(list(self.sampler)[self.skip :])
 
     def __len__(self) -> int:
-        return max(0, len(self.sampler) - self.skip)  # type: ignore[arg-type]
+        return max(0, len(self.sampler) - self.skip)
 
 
 def batches_per_epoch(ds: SegDataset, cfg: TrainConfig, info: DistInfo) -> int:

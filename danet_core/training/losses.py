@@ -23,6 +23,8 @@ class SegLoss(nn.Module):
     autocast, so fp16 logits cannot overflow the sum.
     """
 
+    class_weights: torch.Tensor | None  # a (non-persistent) buffer, registered in __init__
+
     def __init__(
         self,
         weights: dict[str, float] | None = None,

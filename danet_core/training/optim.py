@@ -21,7 +21,8 @@ def param_groups(model: nn.Module, *, lr: float, head_lr_mult: float) -> list[di
 
     ``initial_lr`` is kept per group so the schedule multiplies each group's own base rate.
     """
-    backbone, head = [], []
+    backbone: list[nn.Parameter] = []
+    head: list[nn.Parameter] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue

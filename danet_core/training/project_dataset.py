@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
+from typing import Any
 
 from .config import TrainConfig
 from .datasets import DataBundle, DatasetError, Item, SegDataset
@@ -64,15 +65,15 @@ def build_project_data(cfg: TrainConfig) -> DataBundle:
     train_rel, val_rel = split_reviewed(list(by_rel), cfg.val_fraction if cfg.val_split else 0.0)
     lut, valid = ls.training_lut(), ls.valid_index_mask()
     names = [c.name for c in ls.train_classes()]
-    colors = [tuple(c.color) for c in ls.train_classes()]
+    colors = [(*c.color,) for c in ls.train_classes()]
     transform = train_transform(
-        crop_size=tuple(cfg.crop_size), scale_range=tuple(cfg.scale_range), base_scale=cfg.base_scale,
-        hflip=cfg.hflip, color_jitter=cfg.color_jitter, mean=tuple(cfg.mean), std=tuple(cfg.std),
+        crop_size=(*cfg.crop_size,), scale_range=(*cfg.scale_range,), base_scale=cfg.base_scale,
+        hflip=cfg.hflip, color_jitter=cfg.color_jitter, mean=(*cfg.mean,), std=(*cfg.std,),
     )  # fmt: skip
-    common = {"lut": lut, "valid": valid, "class_names": names, "seed": cfg.seed}
+    common: dict[str, Any] = {"lut": lut, "valid": valid, "class_names": names, "seed": cfg.seed}
     train = SegDataset(
         [by_rel[p] for p in train_rel], transform=transform, name=f"{cfg.data_root} (reviewed, train)",
-        min_size=tuple(cfg.crop_size), max_scale=cfg.base_scale * cfg.scale_range[1], **common,
+        min_size=(*cfg.crop_size,), max_scale=cfg.base_scale * cfg.scale_range[1], **common,
     )  # fmt: skip
     val = None
     if val_rel:

@@ -126,6 +126,11 @@ class RunDir:
 class LossWindow:
     """Loss terms and throughput averaged over one logging interval."""
 
+    count: int
+    images: int
+    sums: dict[str, float]
+    t0: float
+
     def __init__(self) -> None:
         self._reset()
         self.last = float("nan")

@@ -14,13 +14,16 @@ from __future__ import annotations
 import logging
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from .config import TrainConfig
+
+if TYPE_CHECKING:
+    from danet_core.models import Segmenter
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +34,8 @@ class ResumeError(ValueError):
 
 # ---------------------------------------------------------------------------------------------- RNG
 def rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
+    # The legacy MT19937 tuple (what set_rng_state restores); numpy's stubs type it as tuple | dict
+    np_state = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state(legacy=True))
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
         "numpy": {
@@ -65,7 +69,7 @@ def _py_state_to_lists(st: tuple) -> list:
 
 
 # ---------------------------------------------------------------------------------------------- model
-def build_fresh_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
+def build_fresh_model(cfg: TrainConfig, num_classes: int) -> Segmenter:
     from danet_core.models import get_model
 
     options = dict(cfg.model_options)
@@ -73,7 +77,7 @@ def build_fresh_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
     return get_model(cfg.model, num_classes=num_classes, **options)
 
 
-def build_from_checkpoint(path: str | Path, num_classes: int) -> nn.Module:
+def build_from_checkpoint(path: str | Path, num_classes: int) -> Segmenter:
     """The architecture and weights of a native checkpoint; classifier layers re-initialised when the
     class count (or any other shape) differs from ``num_classes``."""
     from danet_core.checkpoints import load_checkpoint
@@ -117,7 +121,7 @@ def checkpoint_weights(ckpt: dict[str, Any], path: str | Path) -> dict[str, torc
     raise ResumeError(f"{path}: checkpoint has no weights; expected a native danet checkpoint")
 
 
-def check_same_architecture(ckpt: dict[str, Any], path: str | Path, model: nn.Module) -> None:
+def check_same_architecture(ckpt: dict[str, Any], path: str | Path, model: Segmenter) -> None:
     """Resume needs the very same model: compare the stored ModelConfig with the one built now."""
     saved = checkpoint_model_config(ckpt, path)
     current = model.config.to_dict()
@@ -149,5 +153,9 @@ def load_train_state(
     return st
 
 
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model
+def unwrap(model: nn.Module) -> Segmenter:
+    """The training model: ``model`` itself or, under DDP, the module it wraps."""
+    inner = model.module if hasattr(model, "module") else model
+    # training only builds Segmenters (build_fresh_model / build_from_checkpoint); nn.Module's dynamic
+    # attributes (``.module``) are typed Tensor | Module, so the type system cannot see it
+    return cast("Segmenter", inner)
