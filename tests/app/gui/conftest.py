@@ -32,26 +32,6 @@ def project_dir(tmp_path: Path, camvid_small: Path) -> Path:
     return pdir
 
 
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    """A DANet-18 with random weights and the 11 CamVid classes, saved as a native checkpoint."""
-    import torch
-
-    from danet_core.checkpoints import save_checkpoint
-    from danet_core.labels import get_label_set
-    from danet_core.models import get_model
-
-    torch.manual_seed(0)
-    model = get_model("danet", depth=18, num_classes=11).eval()
-    classes = [
-        {"name": c.name, "color": list(c.color), "train_id": c.train_id}
-        for c in get_label_set("camvid").train_classes()
-    ]
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
-    save_checkpoint(path, model, classes=classes, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
-    return path
-
-
 @pytest.fixture
 def project_with_model(project_dir: Path, tiny_checkpoint: Path) -> Path:
     from danet_core.project import Project

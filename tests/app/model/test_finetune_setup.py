@@ -42,33 +42,33 @@ def test_label_set_change_names_what_differs() -> None:
     assert text == f"added: {names[-1]}; removed: Truck"
 
 
-def test_checkpoint_meta_is_read_once_per_file_version(tiny_danet_checkpoint: Path, monkeypatch) -> None:
+def test_checkpoint_meta_is_read_once_per_file_version(tiny_checkpoint: Path, monkeypatch) -> None:
     import danet_core.checkpoints as ck
 
     reads: list[Path] = []
     real = ck.load_checkpoint
     monkeypatch.setattr(ck, "load_checkpoint", lambda p: reads.append(p) or real(p))
     cache = CheckpointMetaCache()
-    assert cache.depth(tiny_danet_checkpoint) == 18
-    assert cache.label_set_change(tiny_danet_checkpoint, get_label_set("camvid")) == ""
-    assert "removed: Sky" in cache.label_set_change(tiny_danet_checkpoint, get_label_set("voc"))
+    assert cache.depth(tiny_checkpoint) == 18
+    assert cache.label_set_change(tiny_checkpoint, get_label_set("camvid")) == ""
+    assert "removed: Sky" in cache.label_set_change(tiny_checkpoint, get_label_set("voc"))
     assert len(reads) == 1
-    missing = tiny_danet_checkpoint.with_name("gone.pt")
+    missing = tiny_checkpoint.with_name("gone.pt")
     assert cache.depth(missing) is None
     assert "cannot be read" in cache.label_set_change(missing, get_label_set("camvid"))
 
 
-def test_project_plan_and_active_depth(small_project: Path, tiny_danet_checkpoint: Path) -> None:
+def test_project_plan_and_active_depth(small_project: Path, tiny_checkpoint: Path) -> None:
     cache = CheckpointMetaCache()
     with Project.open(small_project) as project:
         fresh = project_plan(project, device="cpu", cache=cache)
         # a fresh R18; the crop follows the smallest reviewed side (48 px) but never goes below 64
         assert fresh.depth == 18 and not fresh.init_from_active and fresh.crop == 64 and fresh.batch_size == 3
-        version = project.add_model_version(tiny_danet_checkpoint, metrics={"plan": {"depth": 34}})
+        version = project.add_model_version(tiny_checkpoint, metrics={"plan": {"depth": 34}})
         project.set_active_model(version.id)
         assert active_depth(project.active_model_version(), cache) == 34  # recorded: no checkpoint read
         assert project_plan(project, device="cpu", cache=cache).init_from_active
-        plain = project.add_model_version(tiny_danet_checkpoint, metrics={})
+        plain = project.add_model_version(tiny_checkpoint, metrics={})
         assert active_depth(plain, cache) == 18  # from the checkpoint's config
     assert active_depth(None, cache) is None
 

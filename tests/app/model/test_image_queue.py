@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 
 from app.model.image_queue import STATUS_FILTERS, ImageQueue
+from tests.app.model.fake_records import Rec
 
 FILTERS = dict(STATUS_FILTERS)
-
-
-@dataclass(frozen=True)
-class Rec:
-    id: int
-    rel_path: str
-    status: str = "presegmented"
-    width: int = 10
-    height: int = 10
-    model_version: object = None
-    pixels_changed: int | None = None
-    seconds_spent: float | None = None
-    uncertainty: float | None = None
 
 
 def _records() -> list[Rec]:

@@ -24,9 +24,9 @@ def test_settings_are_the_predict_options() -> None:
     assert s.predict_options(mode="slide").mode == "slide"
 
 
-def test_large_images_go_through_the_sliding_window(tiny_danet_checkpoint: Path) -> None:
+def test_large_images_go_through_the_sliding_window(tiny_checkpoint: Path) -> None:
     settings = AppSettings(device="cpu", crop=64, stride=48, slide_above=80)
-    predictor, classes = load_predictor(tiny_danet_checkpoint, settings)
+    predictor, classes = load_predictor(tiny_checkpoint, settings)
     assert isinstance(predictor, AdaptivePredictor) and len(classes) == 11
     assert predictor.choose(64, 80) is predictor.whole and predictor.whole.mode == "whole"
     assert predictor.choose(64, 81) is predictor.slide and predictor.slide.mode == "slide"
@@ -39,14 +39,14 @@ def test_large_images_go_through_the_sliding_window(tiny_danet_checkpoint: Path)
 
 
 def test_import_stores_a_native_checkpoint_and_activates_it(
-    small_project: Path, tiny_danet_checkpoint: Path
+    small_project: Path, tiny_checkpoint: Path
 ) -> None:
     from danet_core.checkpoints import load_checkpoint
 
     with Project.open(small_project) as project:
-        version = import_checkpoint(project, tiny_danet_checkpoint)
+        version = import_checkpoint(project, tiny_checkpoint)
         assert project.active_model_version() == version
-        assert version.metrics["imported_from"] == str(tiny_danet_checkpoint)
+        assert version.metrics["imported_from"] == str(tiny_checkpoint)
         stored = load_checkpoint(version.path)
-        assert stored["extra"]["imported_from"] == str(tiny_danet_checkpoint)
-        assert version.path.parent != tiny_danet_checkpoint.parent  # copied into the project
+        assert stored["extra"]["imported_from"] == str(tiny_checkpoint)
+        assert version.path.parent != tiny_checkpoint.parent  # copied into the project

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 
@@ -14,6 +12,7 @@ from app.model.review_queue import (
     sort_key,
     uncertainty_score,
 )
+from tests.app.model.fake_records import Rec
 
 NOT_REVIEWED = dict(STATUS_FILTERS)["Not reviewed"]
 
@@ -30,19 +29,6 @@ def next_image(records: list, current: int | None, order: str = "uncertainty"):
     queue = ImageQueue(records, order=order)
     nxt = queue.next_to_review(current)
     return None if nxt is None else queue.record(nxt)
-
-
-@dataclass
-class Rec:
-    id: int
-    rel_path: str
-    status: str = "presegmented"
-    width: int = 10
-    height: int = 10
-    model_version: object = None
-    pixels_changed: int | None = None
-    seconds_spent: float | None = None
-    uncertainty: float | None = None
 
 
 def _records() -> list[Rec]:
