@@ -18,6 +18,8 @@ import io
 import logging
 import os
 import pickle
+import re
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -117,19 +119,42 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
         with torch.serialization.safe_globals(_numpy_globals()):
             data = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _unpickling_error(p, exc) from exc
+    except (
+        RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError, TypeError,
+        AttributeError, struct.error, MemoryError,
+    ) as exc:  # fmt: skip
         raise CheckpointError(
-            f"{p}: refused to load: the file contains Python objects that could run code ({first}); "
-            "expected a checkpoint of tensors and plain data (re-save it with torch.save(state_dict))"
-        ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(
-            f"{p}: cannot read as a PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:200]}); "
-            "the file is truncated or not a checkpoint"
+            f"{p}: cannot read as a PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:160]}); the file "
+            "is truncated or not a checkpoint (expected a .pt/.pth file written by torch.save)"
         ) from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"{p}: holds a {type(data).__name__}; expected a dict checkpoint")
     return data
+
+
+# How torch's weights-only unpickler names a refused class or function (two wordings across versions).
+_GLOBAL_RE = re.compile(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)")
+
+
+def _unpickling_error(path: Path, exc: pickle.UnpicklingError) -> CheckpointError:
+    """One message: code-carrying pickles are refused by name; other pickle errors mean "not a
+    checkpoint". PyTorch's own text (which advises ``weights_only=False``, the one thing never to do
+    with a file from elsewhere) is not repeated."""
+    text = str(exc)
+    found = _GLOBAL_RE.search(text)
+    if found:
+        return CheckpointError(
+            f"{path}: refused to load: the file contains Python objects that could run code "
+            f"({found.group(1)}); expected a checkpoint of tensors and plain data (re-save it with "
+            "torch.save(state_dict))"
+        )
+    detail = [ln.strip() for ln in text.splitlines() if ln.strip() and "weights_only" not in ln]
+    first = (detail[-1] if detail else type(exc).__name__)[:80]  # torch's own reason, not its advice
+    return CheckpointError(
+        f"{path}: not a PyTorch checkpoint (the pickle stream is invalid: {first}); expected a .pt/.pth "
+        "file written by torch.save"
+    )
 
 
 def _numpy_globals() -> list[Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from danet_core.files import atomic_write_bytes
 
@@ -21,7 +21,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 # 8000 x 6000 must open; PIL's default guard (~89 Mpx) is kept at a higher, still finite value so a
 # decompression bomb is refused with a clear error.
-Image.MAX_IMAGE_PIXELS = 200_000_000
+MAX_PIXELS = 200_000_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 class ImageReadError(ValueError):
@@ -71,13 +72,25 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         with Image.open(p) as img:
             w, h = img.size
             orientation = img.getexif().get(0x0112, 1)
-    except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(
+            f"{p}: the image header claims more than {MAX_PIXELS // 1_000_000} Mpx ({exc}); "
+            "expected an image within the size limit (a decompression bomb is refused)"
+        ) from exc
+    except (FileNotFoundError, UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(f"{p}: cannot read image header ({exc})") from exc
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
-def encode_png(array: np.ndarray, *, palette: np.ndarray | None = None, compress_level: int = 1) -> bytes:
-    """PNG bytes of a uint8 (H x W or H x W x 3) or uint16 (H x W) array; optional 256x3 palette."""
+def encode_png(
+    array: np.ndarray,
+    *,
+    palette: np.ndarray | None = None,
+    compress_level: int = 1,
+    text: dict[str, str] | None = None,
+) -> bytes:
+    """PNG bytes of a uint8 (H x W or H x W x 3) or uint16 (H x W) array; optional 256x3 palette and
+    ``text`` chunks (the project stores each mask's image path in its mask, see ``png_text``)."""
     if array.dtype == np.uint16:
         # Pillow >= 11 infers "I;16" from a native uint16 array (the mode= argument is refused)
         img = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint16))
@@ -90,9 +103,24 @@ def encode_png(array: np.ndarray, *, palette: np.ndarray | None = None, compress
             raise ValueError("a palette PNG needs a 2-D index array")
         img = img.convert("L")
         img.putpalette(np.asarray(palette, dtype=np.uint8).reshape(-1).tolist())
+    info = None
+    if text:
+        info = PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            info.add_itxt(key, value)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=compress_level)
+    img.save(buf, format="PNG", compress_level=compress_level, pnginfo=info)
     return buf.getvalue()
+
+
+def png_text(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The text chunks of a PNG (empty when it has none or cannot be read)."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return {str(k): str(v) for k, v in getattr(img, "text", {}).items()}
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return {}
 
 
 def atomic_save_png(path: str | os.PathLike[str], array: np.ndarray, **kwargs: Any) -> None:

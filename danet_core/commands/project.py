@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("project_dir", type=Path)
     p.set_defaults(func=_rescan)
 
+    p = sub.add_parser("rebuild", help="rebuild a damaged catalog from the masks on disk")
+    p.add_argument("project_dir", type=Path)
+    p.add_argument("--images", type=Path, default=None, help="the image folder (when the catalog lost it)")
+    p.set_defaults(func=_rebuild)
+
     p = sub.add_parser("import", help="import existing annotations into the matching project images")
     p.add_argument("project_dir", type=Path)
     p.add_argument("folder", type=Path, help="gtFine folder, labelme JSON folder or mask folder")
@@ -95,6 +100,25 @@ def _create(args: argparse.Namespace) -> int:
         print(
             f"created {project.project_dir}: {counts['total']} images, label set {project.label_set.name!r}"
         )
+        errors = project.last_scan.errors if project.last_scan is not None else []
+    return _report_scan_errors(errors)
+
+
+def _report_scan_errors(errors: list[str]) -> int:
+    """Files the scan skipped, one line each; exit status 1 when there are any (create and rescan alike:
+    the project is usable, but not every file was taken in)."""
+    for line in errors:
+        print(f"  skipped {line}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from danet_core.project import rebuild_catalog
+
+    report = rebuild_catalog(args.project_dir, image_root=args.images)
+    print(report.summary())
+    for mask in report.unmatched_masks:
+        print(f"  unmatched mask {mask}", file=sys.stderr)
     return 0
 
 
@@ -127,11 +151,9 @@ def _rescan(args: argparse.Namespace) -> int:
         result = project.rescan()
     print(
         f"{result.total} images: {result.added} added, {result.removed} removed, "
-        f"{result.missing_with_work} missing"
+        f"{result.changed} changed on disk, {result.missing_with_work} missing"
     )
-    for line in result.errors:
-        print(f"  skipped {line}", file=sys.stderr)
-    return 1 if result.errors else 0
+    return _report_scan_errors(result.errors)
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ from danet_core.formats.common import (
     BatchReport,
     FormatError,
     check_plain_name,
+    export_mask,
     export_records,
     prepare_export_folder,
     run_items,
@@ -186,10 +187,7 @@ def left_image_bytes(path: Path, expected: tuple[int, int]) -> bytes:
 
 def _export_one(project: Project, plan: PlannedName, lut: np.ndarray, out: Path, report: BatchReport) -> bool:
     rec = plan.record
-    mask = project.load_mask(rec.id)
-    if mask is None:
-        return False
-    ids = lut[mask]
+    ids = lut[export_mask(project, rec)]
     h, w = ids.shape
     left = left_image_bytes(project.image_path(rec.id), (w, h))
     gt = f"gtFine/{plan.split}/{plan.city}/{plan.stem}_gtFine_"
@@ -252,15 +250,35 @@ def export_cityscapes(
     return report
 
 
+MAPPING_HEADER = ["source", "split", "city", "cityscapes_name"]
+
+
+def _read_mapping(path: Path) -> dict[str, list[str]]:
+    """Rows of an existing ``mapping.csv`` by source (empty when there is none or it is unreadable)."""
+    try:
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    if not rows or rows[0] != MAPPING_HEADER:
+        return {}
+    return {r[0]: r for r in rows[1:] if len(r) == len(MAPPING_HEADER)}
+
+
 def _write_mapping(out: Path, exported: list[PlannedName], report: BatchReport) -> None:
+    """Merge this run's names into ``mapping.csv`` (atomically): a cancelled or failed re-export into a
+    folder holding a complete export keeps every row of the items it did not reach."""
     if not exported:
         return
+    path = out / "mapping.csv"
+    rows = _read_mapping(path)
+    for p in exported:
+        rows[p.record.rel_path] = [p.record.rel_path, p.split, p.city, p.stem]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["source", "split", "city", "cityscapes_name"])
-    for p in exported:
-        writer.writerow([p.record.rel_path, p.split, p.city, p.stem])
+    writer.writerow(MAPPING_HEADER)
+    for source in sorted(rows):
+        writer.writerow(rows[source])
     try:
-        write_bytes(report, out / "mapping.csv", buf.getvalue().encode("utf-8"))
+        write_bytes(report, path, buf.getvalue().encode("utf-8"))
     except OSError as exc:
-        report.errors.append(f"{out / 'mapping.csv'}: cannot write the name mapping ({exc})")
+        report.errors.append(f"{path}: cannot write the name mapping ({exc})")

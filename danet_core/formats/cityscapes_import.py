@@ -16,13 +16,12 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from danet_core.formats.cityscapes_labels import NAME_TO_LABEL, is_cityscapes_set
 from danet_core.formats.common import BatchReport, FormatError, run_items
-from danet_core.formats.polygons import draw_polygons
+from danet_core.formats.polygons import PolygonError, check_declared_size, draw_polygons, parse_points
 from danet_core.images import load_mask_png
 from danet_core.jobs import ProgressFn, StopFn
 from danet_core.project import ImageRecord, ImageStatus, Project
@@ -44,8 +43,11 @@ def find_ground_truth(gt_root: Path) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-def read_polygons(path: Path) -> np.ndarray:
-    """Rasterise a Cityscapes polygons JSON to label ids (json2labelImg semantics)."""
+def read_polygons(path: Path, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Rasterise a Cityscapes polygons JSON to label ids (json2labelImg semantics).
+
+    ``image_size``: the (width, height) of the project image; a JSON declaring another size is refused
+    before anything is allocated."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -55,6 +57,10 @@ def read_polygons(path: Path) -> np.ndarray:
     h, w, objects = data.get("imgHeight"), data.get("imgWidth"), data.get("objects")
     if not (isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0 and isinstance(objects, list)):
         raise FormatError(f"{path}: expected positive integer imgHeight/imgWidth and an objects list")
+    try:
+        check_declared_size((w, h), image_size, str(path))
+    except PolygonError as exc:
+        raise FormatError(str(exc)) from exc
     polygons = []
     for n, obj in enumerate(objects):
         if not isinstance(obj, dict) or not isinstance(obj.get("label"), str):
@@ -68,11 +74,10 @@ def read_polygons(path: Path) -> np.ndarray:
             raise FormatError(f"{path}: object #{n} has unknown Cityscapes label {obj['label']!r}")
         if NAME_TO_LABEL[label].id < 0:
             continue
-        points: Any = obj.get("polygon")  # untrusted JSON: anything but a list of [x, y] fails below
         try:
-            pts = [(float(p[0]), float(p[1])) for p in points]
-        except (TypeError, ValueError, IndexError) as exc:
-            raise FormatError(f"{path}: object #{n} ({label}) has a malformed polygon") from exc
+            pts = parse_points(obj.get("polygon"), w, h)
+        except PolygonError as exc:
+            raise FormatError(f"{path}: object #{n} ({label}) has a malformed polygon: {exc}") from exc
         polygons.append((NAME_TO_LABEL[label].id, pts))
     return draw_polygons(polygons, h, w, background=0)
 
@@ -139,7 +144,11 @@ def import_cityscapes(
         if rec.has_mask and not overwrite:
             report.details.setdefault("kept_existing", []).append(rec.rel_path)
             return False
-        ids = read_label_ids(path) if path.name.endswith(".png") else read_polygons(path)
+        ids = (
+            read_label_ids(path)
+            if path.name.endswith(".png")
+            else read_polygons(path, project.image_size(rec.id))
+        )
         project.save_mask(rec.id, ids, status=status)  # label ids are the Cityscapes mask indices
         return True
 

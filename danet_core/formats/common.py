@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from danet_core.files import atomic_write_bytes
+from danet_core.files import atomic_write_bytes, remove_stale_temp_files
 from danet_core.images import atomic_save_png
 from danet_core.jobs import ProgressFn, StopFn, check_stop
-from danet_core.project import ImageRecord, ImageStatus, Project
+from danet_core.project import ImageRecord, ImageStatus, MaskMissing, Project
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ def prepare_export_folder(out_dir: str | os.PathLike[str]) -> Path:
         raise ExportFolderError(
             exc.errno, f"export folder {out} is not writable ({exc.strerror or exc}); choose another folder"
         ) from exc
+    for folder, _dirs, _files in os.walk(out):  # temp files of an earlier export that was killed
+        remove_stale_temp_files(folder)
     return out
 
 
@@ -159,6 +161,34 @@ def run_items(
 def export_records(project: Project, statuses: Iterable[ImageStatus | str] | None) -> list[ImageRecord]:
     """Images with a saved mask and one of ``statuses`` (None: any status)."""
     return [r for r in project.images(status=statuses) if r.has_mask]
+
+
+def export_mask(project: Project, rec: ImageRecord) -> np.ndarray:
+    """The saved mask of an exported image, checked so that nothing wrong is written silently.
+
+    Raises (per item, named): :class:`~danet_core.project.MaskMissing` when the file of a recorded
+    mask is gone (lost work is an error, not a skip); :class:`FormatError` for a value that is not a
+    class of the label set (a hand-edited ``label_set.json``, a mask written by another tool) and for a
+    mask whose size differs from the image file as it is now (the image was replaced on disk).
+    """
+    mask = project.load_mask(rec.id)
+    if mask is None:  # has_mask was false after all: nothing was drawn
+        raise MaskMissing(f"{rec.rel_path}: the catalog records a mask but none is stored")
+    valid = project.label_set.valid_index_mask()
+    present = np.flatnonzero(np.bincount(mask.ravel(), minlength=256))
+    bad = [int(v) for v in present if not valid[v]]
+    if bad:
+        raise FormatError(
+            f"{rec.rel_path}: mask values {bad[:10]} are not classes of label set "
+            f"{project.label_set.name!r} (255 = unlabeled); fix the label set or the mask, nothing exported"
+        )
+    w, h = project.current_size(rec.id)
+    if mask.shape != (h, w):
+        raise FormatError(
+            f"{rec.rel_path}: the mask is {mask.shape[1]}x{mask.shape[0]} but the image file is now {w}x{h} "
+            "(replaced on disk?); nothing exported for it"
+        )
+    return mask
 
 
 # -- matching label files to project images ---------------------------------------------------------

@@ -27,6 +27,7 @@ from PIL import Image, ImageDraw
 from danet_core.formats.common import (
     BatchReport,
     FormatError,
+    export_mask,
     export_records,
     find_record,
     match_images,
@@ -35,7 +36,7 @@ from danet_core.formats.common import (
     safe_output_path,
     write_bytes,
 )
-from danet_core.formats.polygons import mask_to_regions
+from danet_core.formats.polygons import PolygonError, check_declared_size, mask_to_regions, parse_points
 from danet_core.jobs import ProgressFn, StopFn
 from danet_core.labels import LabelSet
 from danet_core.project import ImageRecord, ImageStatus, Project
@@ -77,12 +78,11 @@ def mask_to_labelme(mask: np.ndarray, label_set: LabelSet, image_path: str) -> d
     }
 
 
-def _shape_points(shape: dict[str, Any], where: str) -> list[tuple[float, float]]:
-    points: Any = shape.get("points")  # untrusted JSON: anything but a list of [x, y] fails below
+def _shape_points(shape: dict[str, Any], where: str, size: tuple[int, int]) -> list[tuple[float, float]]:
     try:
-        pts = [(float(p[0]), float(p[1])) for p in points]
-    except (TypeError, ValueError, IndexError) as exc:
-        raise FormatError(f"{where}: points must be a list of [x, y]") from exc
+        pts = parse_points(shape.get("points"), *size)
+    except PolygonError as exc:
+        raise FormatError(f"{where}: {exc}") from exc
     if not pts:
         raise FormatError(f"{where}: no points")
     return pts
@@ -106,8 +106,13 @@ def _draw_shape(
         drawer.ellipse([cx - r, cy - r, cx + r, cy + r], fill=value, outline=value)
 
 
-def labelme_to_mask(doc: Any, label_set: LabelSet, source: str) -> tuple[np.ndarray, int]:
-    """(mask uint8 H x W of label-set indices, number of skipped non-area shapes)."""
+def labelme_to_mask(
+    doc: Any, label_set: LabelSet, source: str, image_size: tuple[int, int] | None = None
+) -> tuple[np.ndarray, int]:
+    """(mask uint8 H x W of label-set indices, number of skipped non-area shapes).
+
+    ``image_size``: the (width, height) of the project image; a JSON declaring another size is refused
+    before the mask is allocated."""
     if not isinstance(doc, dict):
         raise FormatError(f"{source}: expected a labelme JSON object")
     h, w, shapes = doc.get("imageHeight"), doc.get("imageWidth"), doc.get("shapes")
@@ -115,6 +120,10 @@ def labelme_to_mask(doc: Any, label_set: LabelSet, source: str) -> tuple[np.ndar
         raise FormatError(f"{source}: imageHeight/imageWidth must be positive integers")
     if not isinstance(shapes, list):
         raise FormatError(f"{source}: 'shapes' must be a list")
+    try:
+        check_declared_size((w, h), image_size, source)
+    except PolygonError as exc:
+        raise FormatError(str(exc)) from exc
     img = Image.new("L", (w, h), label_set.ignore_index)
     drawer = ImageDraw.Draw(img)
     skipped = 0
@@ -133,7 +142,7 @@ def labelme_to_mask(doc: Any, label_set: LabelSet, source: str) -> tuple[np.ndar
             if label not in IGNORE_LABELS:
                 raise FormatError(f"{where}: label {label!r} is not a class of {label_set.name!r}") from None
             value = label_set.ignore_index
-        _draw_shape(drawer, kind, _shape_points(shape, where), value, where)
+        _draw_shape(drawer, kind, _shape_points(shape, where, (w, h)), value, where)
     return np.asarray(img, dtype=np.uint8).copy(), skipped
 
 
@@ -156,9 +165,7 @@ def export_labelme(
         if target in used:
             raise FormatError(f"{rec.rel_path}: another image already exported to {target.name}")
         used.add(target)
-        mask = project.load_mask(rec.id)
-        if mask is None:
-            return False
+        mask = export_mask(project, rec)
         image_rel = os.path.relpath(project.image_path(rec.id), target.parent).replace(os.sep, "/")
         doc = mask_to_labelme(mask, project.label_set, image_rel)
         write_bytes(report, target, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -220,7 +227,7 @@ def import_labelme(
         if rec.has_mask and not overwrite:
             report.details.setdefault("kept_existing", []).append(rec.rel_path)
             return False
-        mask, skipped = labelme_to_mask(doc, project.label_set, str(path))
+        mask, skipped = labelme_to_mask(doc, project.label_set, str(path), project.image_size(rec.id))
         report.details["skipped_shapes"] = report.details.get("skipped_shapes", 0) + skipped
         project.save_mask(rec.id, mask, status=status)
         return True

@@ -19,6 +19,7 @@ import numpy as np
 from danet_core.formats.common import (
     BatchReport,
     FormatError,
+    export_mask,
     export_records,
     find_record,
     match_images,
@@ -64,10 +65,7 @@ def export_masks(
         if target in used:
             raise FormatError(f"{rec.rel_path}: another image already exported to {target.name}")
         used.add(target)
-        mask = project.load_mask(rec.id)
-        if mask is None:
-            return False
-        write_png(report, target, lut[mask], palette=pal)
+        write_png(report, target, lut[export_mask(project, rec)], palette=pal)
         return True
 
     return run_items(

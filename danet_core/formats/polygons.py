@@ -122,3 +122,38 @@ def draw_polygons(
             xy = xy * 2
         drawer.polygon(xy, fill=int(value))
     return np.asarray(img, dtype=np.uint8).copy()
+
+
+class PolygonError(ValueError):
+    """A polygon from a JSON file that cannot be drawn (malformed, non-finite or far outside the image)."""
+
+
+def parse_points(points: object, width: int, height: int) -> list[tuple[float, float]]:
+    """``[[x, y], ...]`` from untrusted JSON as float pairs, each finite and within one image size of the
+    image (a coordinate of 1e9 or NaN is a broken file, not a shape to clip). Raises PolygonError."""
+    if not isinstance(points, list | tuple):
+        raise PolygonError("points must be a list of [x, y]")
+    pts = []
+    for p in points:
+        if not isinstance(p, list | tuple) or len(p) < 2:
+            raise PolygonError("points must be a list of [x, y]")
+        try:
+            x, y = float(p[0]), float(p[1])
+        except (TypeError, ValueError) as exc:
+            raise PolygonError("points must be a list of [x, y] numbers") from exc
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise PolygonError(f"point ({p[0]}, {p[1]}) is not a finite number")
+        if not (-width <= x <= 2 * width and -height <= y <= 2 * height):
+            raise PolygonError(f"point ({x:g}, {y:g}) lies far outside the {width}x{height} image")
+        pts.append((x, y))
+    return pts
+
+
+def check_declared_size(declared: tuple[int, int], image: tuple[int, int] | None, where: str) -> None:
+    """Refuse a JSON whose declared (width, height) differs from the image's, before anything is
+    allocated at the declared size (a hostile 100000 x 100000 would ask for 10 GB)."""
+    if image is not None and tuple(declared) != tuple(image):
+        raise PolygonError(
+            f"{where}: declares a {declared[0]}x{declared[1]} image but the project image is "
+            f"{image[0]}x{image[1]}; expected the annotation of this image"
+        )

@@ -12,16 +12,46 @@ an ``RLock`` — every statement runs under the lock, so the GUI thread and a wo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from danet_core.project.records import CatalogDamaged, StorageError
+
 SCHEMA_VERSION = 1
 CATALOG_NAME = "project.sqlite"
+# Writers of two processes are serialised by SQLite's lock; a command-line call waits this long for the
+# other one, the app's GUI thread much less (it retries from its autosave timer instead of freezing).
+DEFAULT_BUSY_TIMEOUT_S = 10.0
+GUI_BUSY_TIMEOUT_MS = 250
+
+
+@contextmanager
+def storage_errors(path: Path) -> Iterator[None]:
+    """Turn SQLite's errors into one :class:`StorageError` message naming the catalog and the cause."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            raise StorageError(
+                f"{path}: the catalog is locked by another process (a second window, a `danet` command); "
+                "nothing was written, try again"
+            ) from exc
+        if "full" in text:
+            raise StorageError(
+                f"{path}: the disk is full ({text}); free some space, nothing was written"
+            ) from exc
+        raise StorageError(f"{path}: cannot write the catalog ({text})") from exc
+    except sqlite3.DatabaseError as exc:
+        raise CatalogDamaged(
+            f"{path}: the catalog is damaged ({exc}); `danet project rebuild` recovers it from the masks"
+        ) from exc
 
 
 def is_project_dir(path: str | os.PathLike[str]) -> bool:
@@ -72,13 +102,18 @@ IMAGE_COLUMNS = (
 class Catalog:
     """A locked sqlite3 connection to ``<project>/project.sqlite``."""
 
-    def __init__(self, path: Path, *, create: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, create: bool = False, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S
+    ) -> None:
         self.path = path
         self._lock = threading.RLock()
         if not create and not path.is_file():
             raise FileNotFoundError(path)
-        self._conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn = sqlite3.connect(
+            str(path), timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
+        )
+        self.busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"{path}: cannot switch the catalog to WAL mode (got {mode})")
@@ -90,20 +125,49 @@ class Catalog:
                         conn.execute(stmt)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception), under the lock."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+    def transaction(
+        self, *, busy_timeout_ms: int | None = None, before_commit: Callable[[], None] | None = None
+    ) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception), under the lock.
+
+        ``busy_timeout_ms``: how long to wait for another process's write lock this time (the GUI
+        thread passes a short one and retries later instead of freezing). ``before_commit``: called
+        after the block, right before COMMIT (a staged file goes in place there). SQLite errors
+        become :class:`StorageError` naming the catalog.
+        """
+        with self._lock, storage_errors(self.path):
+            if busy_timeout_ms is not None:
+                self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            finally:
+                if busy_timeout_ms is not None:
+                    self._conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
             try:
                 yield self._conn
+                if before_commit is not None:
+                    before_commit()
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, storage_errors(self.path):
             return self._conn.execute(sql, params).fetchall()
+
+    def integrity_problems(self) -> list[str]:
+        """``PRAGMA quick_check`` plus a read of every table; [] when the catalog is sound."""
+        with self._lock:
+            try:
+                rows = self._conn.execute("PRAGMA quick_check").fetchall()
+                problems = [str(r[0]) for r in rows if str(r[0]).lower() != "ok"]
+                for table in ("meta", "images", "model_versions"):
+                    self._conn.execute(f"SELECT * FROM {table}").fetchall()
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)]
+        return problems
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))

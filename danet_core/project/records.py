@@ -12,6 +12,41 @@ class ProjectError(ValueError):
     """A project that cannot be created/opened, or a call with a wrong image id or mask."""
 
 
+class StorageError(OSError):
+    """The catalog or a file of the project could not be read or written: disk full, the catalog locked
+    by another process, a read-only folder. Nothing was changed; the same call can be retried."""
+
+
+class CatalogDamaged(ProjectError):
+    """``project.sqlite`` is unreadable or fails its integrity check. The masks on disk are the truth:
+    :func:`danet_core.project.rebuild_catalog` (``danet project rebuild``) recovers from them."""
+
+
+class MaskConflict(ProjectError):
+    """The mask file changed on disk (another process, an import) since the caller loaded it; saving
+    would overwrite that change unseen, so nothing was written."""
+
+
+class MaskMissing(ProjectError):
+    """The catalog says the image has a mask but the file is gone (deleted, or not a file): lost work."""
+
+
+@dataclass(frozen=True)
+class MaskStamp:
+    """Identity of a mask file's content at load time (None fields: there was no file)."""
+
+    mtime_ns: int | None
+    size: int | None
+
+    @classmethod
+    def of(cls, path: Path) -> MaskStamp:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return cls(None, None)
+        return cls(st.st_mtime_ns, st.st_size)
+
+
 class ImageStatus(enum.StrEnum):
     """Where an image is in the labeling loop."""
 
@@ -67,5 +102,6 @@ class ScanResult:
     added: int = 0
     removed: int = 0
     missing_with_work: int = 0
+    changed: int = 0  # files replaced on disk: size re-read, cached prediction dropped
     total: int = 0
     errors: list[str] = field(default_factory=list)

@@ -31,7 +31,9 @@ def scan_images(
 
     Hidden folders (``.name``) and ``exclude`` (the project folder when it lives inside the image
     folder) are skipped; symlinked folders are not followed (no loops). Returns (images, errors):
-    a file whose name is not valid UTF-8 cannot be stored in the catalog and is reported, not listed.
+    a file whose name is not valid UTF-8 cannot be stored in the catalog, and a hidden image file
+    (``.name.png``) is skipped: both are reported in ``errors``, never dropped silently (macOS
+    ``._name.png`` resource forks are not images and are skipped without a line).
     """
     found: list[FoundImage] = []
     errors: list[str] = []
@@ -46,9 +48,14 @@ def scan_images(
             keep.append(d)
         dirnames[:] = keep
         for name in filenames:
-            if os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS or name.startswith("."):
-                continue
+            if os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS or name.startswith("._"):
+                continue  # not an image; "._x.png" is a macOS resource fork, not an image either
             full = os.path.join(dirpath, name)
+            if name.startswith("."):
+                errors.append(
+                    f"{full}: hidden file (its name starts with '.') skipped; rename it to include it"
+                )
+                continue
             rel = os.path.relpath(full, root).replace(os.sep, "/")
             try:
                 rel.encode("utf-8")

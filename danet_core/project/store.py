@@ -22,6 +22,15 @@ Decisions (also in docs/formats.md):
   Call :meth:`rescan` (e.g. in a worker) to pick up added/removed files.
 - ``save_mask``'s ``pixels_changed`` and ``seconds_spent`` are totals for the image (they replace the
   stored values); use :meth:`add_seconds` to accumulate time instead.
+- One save path (:meth:`save_mask`) for the app, the CLI and importers: the new PNG is staged, the row
+  is updated, the file goes in place right before COMMIT, and a failed COMMIT (disk full) puts the old
+  file back — the mask file and its row change together or not at all. A caller that loaded the mask
+  passes its :class:`MaskStamp`; a file changed on disk since then raises :class:`MaskConflict` and
+  nothing is written. SQLite errors are :class:`StorageError` (an ``OSError``) naming the catalog.
+- Every mask PNG carries its image's relative path (text chunk ``danet:rel_path``), so the catalog can
+  be rebuilt from the masks alone (:func:`danet_core.project.recovery.rebuild_catalog`).
+- Opening checks the catalog's integrity (:class:`CatalogDamaged` otherwise) and reconciles it with the
+  masks on disk (a kill between a mask's replace and its COMMIT leaves a file the row does not know of).
 """
 
 from __future__ import annotations
@@ -33,21 +42,27 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from danet_core.images import ImageReadError, atomic_save_png, image_size, load_mask_png
+from danet_core.files import remove_stale_temp_files
+from danet_core.images import image_size
 from danet_core.jobs import ProgressFn, StopFn
 from danet_core.labels import LabelSet, resolve_label_set
 from danet_core.project.catalog import CATALOG_NAME, IMAGE_COLUMNS, SCHEMA_VERSION, Catalog, is_project_dir
-from danet_core.project.records import ImageRecord, ImageStatus, ProjectError, ScanResult
+from danet_core.project.masks import MaskStoreMixin
+from danet_core.project.records import (
+    CatalogDamaged,
+    ImageRecord,
+    ImageStatus,
+    ProjectError,
+    ScanResult,
+    StorageError,
+)
 from danet_core.project.scan import scan_images
 from danet_core.project.versions import ModelVersionsMixin
 
 logger = logging.getLogger(__name__)
 
 LABEL_SET_FILE = "label_set.json"
-# a temp file this old belongs to a killed write (a live one, even a large checkpoint copy, is younger)
+# a temp file without a writer pid (older versions) this old belongs to a killed write
 STALE_TEMP_SECONDS = 3600
 
 
@@ -55,7 +70,7 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-class Project(ModelVersionsMixin):
+class Project(MaskStoreMixin, ModelVersionsMixin):
     """An open annotation project. Thread-safe (one locked connection); use as a context manager."""
 
     def __init__(self, project_dir: Path, catalog: Catalog, label_set: LabelSet, image_root: Path) -> None:
@@ -64,6 +79,7 @@ class Project(ModelVersionsMixin):
         self.label_set = label_set
         self.image_root = image_root
         self._valid = label_set.valid_index_mask()
+        self.last_scan: ScanResult | None = None  # set by create(): what the first scan skipped
 
     # -- life cycle -------------------------------------------------------------------------------
     @classmethod
@@ -97,7 +113,7 @@ class Project(ModelVersionsMixin):
             catalog.set_meta(conn, "created", _now())
         project = cls(pdir, catalog, ls, root)
         try:
-            project.rescan(progress=progress, should_stop=should_stop)
+            project.last_scan = project.rescan(progress=progress, should_stop=should_stop)
         except BaseException:
             project.close()
             for name in (CATALOG_NAME, CATALOG_NAME + "-wal", CATALOG_NAME + "-shm", LABEL_SET_FILE):
@@ -106,16 +122,21 @@ class Project(ModelVersionsMixin):
         return project
 
     @classmethod
-    def open(cls, project_dir: str | os.PathLike[str]) -> Project:
-        """Open an existing project (no scanning, no image decoding)."""
+    def open(cls, project_dir: str | os.PathLike[str], *, busy_timeout_s: float | None = None) -> Project:
+        """Open an existing project (no scanning, no image decoding).
+
+        Raises :class:`CatalogDamaged` when the catalog fails its integrity check (the masks on disk
+        can rebuild it), :class:`ProjectError` for a folder that is not a project.
+        """
         pdir = Path(project_dir).expanduser().absolute()
         if not is_project_dir(pdir):
             raise ProjectError(f"{pdir}: not a project folder (no {CATALOG_NAME})")
+        catalog = _open_catalog(pdir / CATALOG_NAME, busy_timeout_s)
         try:
-            catalog = Catalog(pdir / CATALOG_NAME)
             version = int(catalog.get_meta("schema_version", "0") or 0)
-        except sqlite3.DatabaseError as exc:
-            raise ProjectError(f"{pdir / CATALOG_NAME}: cannot read the catalog ({exc})") from exc
+        except (ValueError, StorageError):
+            catalog.close()
+            raise
         if version > SCHEMA_VERSION:
             catalog.close()
             raise ProjectError(
@@ -134,6 +155,7 @@ class Project(ModelVersionsMixin):
             logger.warning("%s: image folder %s not found; images cannot be loaded", pdir, root)
         project = cls(pdir, catalog, ls, root)
         project._remove_stale_temp_files()
+        project._reconcile_masks()
         return project
 
     def close(self) -> None:
@@ -146,25 +168,34 @@ class Project(ModelVersionsMixin):
         self.close()
 
     def _remove_stale_temp_files(self) -> None:
-        """Temp files of writes that were killed before os.replace (``.<name>.<rand>.tmp``).
-
-        Only files older than :data:`STALE_TEMP_SECONDS`: another process (or thread) sharing the
-        project may be writing one right now, and removing it would make its os.replace fail.
-        """
-        cutoff = time.time() - STALE_TEMP_SECONDS
+        """Temp files of writes that were killed before os.replace (:func:`remove_stale_temp_files`:
+        only those whose writer process is gone, so a second process's write in flight is safe)."""
         for sub in ("masks", "predictions", "models"):
-            folder = self.project_dir / sub
-            if not folder.is_dir():
-                continue
-            with os.scandir(folder) as it:
-                for entry in it:
-                    if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
-                        continue
-                    try:
-                        if entry.stat().st_mtime < cutoff:
-                            Path(entry.path).unlink(missing_ok=True)
-                    except OSError:
-                        pass
+            remove_stale_temp_files(self.project_dir / sub, max_age_s=STALE_TEMP_SECONDS)
+
+    def _reconcile_masks(self) -> None:
+        """Rows that do not know of their mask file (a kill between the file's replace and the COMMIT):
+        the file is the truth. Best effort: a read-only or locked catalog is reconciled next time."""
+        folder = self.project_dir / "masks"
+        if not folder.is_dir():
+            return
+        on_disk = {int(p.stem) for p in folder.glob("*.png") if p.stem.isdigit() and p.is_file()}
+        unknown = {r[0] for r in self.catalog.query("SELECT id FROM images WHERE has_mask = 0")} & on_disk
+        if not unknown:
+            return
+        try:
+            with self.catalog.transaction() as conn:
+                for image_id in sorted(unknown):
+                    conn.execute(
+                        "UPDATE images SET has_mask = 1, status = CASE WHEN status IN "
+                        "('new', 'presegmented') THEN 'in_progress' ELSE status END WHERE id = ?",
+                        (image_id,),
+                    )
+            logger.warning(
+                "%s: %d masks on disk were not in the catalog; added", self.project_dir, len(unknown)
+            )
+        except StorageError as exc:
+            logger.warning("%s: cannot reconcile the catalog with the masks now (%s)", self.project_dir, exc)
 
     # -- images -----------------------------------------------------------------------------------
     def images(
@@ -212,9 +243,17 @@ class Project(ModelVersionsMixin):
         if rec.width is not None and rec.height is not None:
             return rec.width, rec.height
         w, h = image_size(self.image_root / rec.rel_path)
-        with self.catalog.transaction() as conn:
-            conn.execute("UPDATE images SET width = ?, height = ? WHERE id = ?", (w, h, rec.id))
+        try:  # a cache: a full disk or a locked catalog must not fail the caller (a save, an export)
+            with self.catalog.transaction(busy_timeout_ms=100) as conn:
+                conn.execute("UPDATE images SET width = ?, height = ? WHERE id = ?", (w, h, rec.id))
+        except StorageError as exc:
+            logger.debug("size of image %d not cached: %s", rec.id, exc)
         return w, h
+
+    def current_size(self, image_id: int) -> tuple[int, int]:
+        """(width, height) read from the image file now (an image replaced on disk may differ from the
+        catalog's cached size until the next rescan)."""
+        return image_size(self.image_path(image_id))
 
     def counts(self) -> dict[str, int]:
         """Images per status (missing images excluded) plus ``total`` and ``missing``."""
@@ -226,154 +265,6 @@ class Project(ModelVersionsMixin):
         out["total"] = sum(out.values())
         out["missing"] = self.catalog.query("SELECT COUNT(*) FROM images WHERE missing = 1")[0][0]
         return out
-
-    # -- masks ------------------------------------------------------------------------------------
-    def mask_path(self, image_id: int) -> Path:
-        return self.project_dir / "masks" / f"{int(image_id)}.png"
-
-    def load_mask(self, image_id: int) -> np.ndarray | None:
-        """The saved mask (uint8 H x W label-set indices), or None when the image has none."""
-        path = self.mask_path(image_id)
-        if not path.is_file():
-            self.record(image_id)  # a wrong id is an error, not "no mask"
-            return None
-        return load_mask_png(path)
-
-    def check_mask(self, image_id: int, mask: np.ndarray, *, what: str = "mask") -> np.ndarray:
-        """Validate dtype, shape (== the image) and values (label-set indices or ignore)."""
-        mask = np.asarray(mask)
-        if mask.ndim != 2 or mask.dtype != np.uint8:
-            raise ProjectError(
-                f"{what} for image {image_id}: got {mask.dtype} {mask.shape}; expected uint8 H x W"
-            )
-        w, h = self.image_size(image_id)
-        if mask.shape != (h, w):
-            raise ProjectError(
-                f"{what} for {self.record(image_id).rel_path}: size {mask.shape[1]}x{mask.shape[0]} "
-                f"differs from the image ({w}x{h})"
-            )
-        present = np.flatnonzero(np.bincount(mask.ravel(), minlength=256))
-        bad = [int(v) for v in present if not self._valid[v]]
-        if bad:
-            raise ProjectError(
-                f"{what} for {self.record(image_id).rel_path}: values {bad[:10]} are not classes of "
-                f"label set {self.label_set.name!r} (255 = unlabeled)"
-            )
-        return mask
-
-    def save_mask(
-        self,
-        image_id: int,
-        mask: np.ndarray,
-        *,
-        status: ImageStatus | str | None = None,
-        pixels_changed: int | None = None,
-        seconds_spent: float | None = None,
-    ) -> None:
-        """Atomically write the mask, then update the row in one transaction.
-
-        Without ``status``, a new or pre-segmented image becomes ``in_progress``; others keep theirs.
-        """
-        mask = self.check_mask(image_id, mask)
-        atomic_save_png(self.mask_path(image_id), mask)
-        new_status = ImageStatus.parse(status).value if status is not None else None
-        with self.catalog.transaction() as conn:
-            if new_status is None:
-                conn.execute(
-                    "UPDATE images SET status = 'in_progress' "
-                    "WHERE id = ? AND status IN ('new', 'presegmented')",
-                    (image_id,),
-                )
-            else:
-                conn.execute("UPDATE images SET status = ? WHERE id = ?", (new_status, image_id))
-            conn.execute("UPDATE images SET has_mask = 1, updated_at = ? WHERE id = ?", (_now(), image_id))
-            if pixels_changed is not None:
-                conn.execute(
-                    "UPDATE images SET pixels_changed = ? WHERE id = ?", (int(pixels_changed), image_id)
-                )
-            if seconds_spent is not None:
-                conn.execute(
-                    "UPDATE images SET seconds_spent = ? WHERE id = ?", (float(seconds_spent), image_id)
-                )
-
-    def add_seconds(self, image_id: int, seconds: float) -> None:
-        """Add annotation time to the image's total."""
-        with self.catalog.transaction() as conn:
-            conn.execute(
-                "UPDATE images SET seconds_spent = COALESCE(seconds_spent, 0) + ? WHERE id = ?",
-                (float(seconds), int(image_id)),
-            )
-
-    def set_status(self, image_id: int, status: ImageStatus | str) -> None:
-        value = ImageStatus.parse(status).value
-        self.record(image_id)
-        with self.catalog.transaction() as conn:
-            conn.execute(
-                "UPDATE images SET status = ?, updated_at = ? WHERE id = ?", (value, _now(), image_id)
-            )
-
-    # -- prediction cache -------------------------------------------------------------------------
-    def prediction_path(self, image_id: int) -> Path:
-        return self.project_dir / "predictions" / f"{int(image_id)}.png"
-
-    def save_prediction(
-        self,
-        image_id: int,
-        label: np.ndarray,
-        confidence: np.ndarray,
-        *,
-        model_version: int | None,
-        uncertainty: float | None,
-    ) -> None:
-        """Cache a prediction. ``label``: uint8 H x W of *label-set indices* (map model train ids with
-        ``label_set.lut_from_train_ids()``); ``confidence``: float H x W in 0..1 (stored as 8 bits).
-        A new image becomes ``presegmented``."""
-        label = self.check_mask(image_id, label, what="prediction")
-        conf = np.asarray(confidence, dtype=np.float32)
-        if conf.shape != label.shape:
-            raise ProjectError(f"confidence for image {image_id}: shape {conf.shape}; expected {label.shape}")
-        q = np.clip(np.nan_to_num(conf, nan=0.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        atomic_save_png(self.prediction_path(image_id), np.stack([label, q], axis=-1))
-        with self.catalog.transaction() as conn:
-            conn.execute(
-                "UPDATE images SET has_prediction = 1, model_version = ?, uncertainty = ?, "
-                "status = CASE WHEN status = 'new' THEN 'presegmented' ELSE status END WHERE id = ?",
-                (model_version, None if uncertainty is None else float(uncertainty), image_id),
-            )
-
-    def load_prediction(self, image_id: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """(label uint8 H x W, confidence float32 H x W in 0..1) or None when not cached."""
-        path = self.prediction_path(image_id)
-        if not path.is_file():
-            return None
-        try:
-            with Image.open(path) as img:
-                img.load()
-                arr = np.asarray(img)
-        except OSError as exc:
-            raise ImageReadError(f"{path}: cannot read cached prediction ({exc})") from exc
-        if arr.ndim != 3 or arr.shape[2] != 2:
-            raise ImageReadError(f"{path}: cached prediction has shape {arr.shape}; expected H x W x 2")
-        return arr[..., 0].copy(), arr[..., 1].astype(np.float32) / 255.0
-
-    def invalidate_predictions(self, image_ids: Iterable[int] | None = None) -> int:
-        """Drop cached predictions (all, or of ``image_ids``); pre-segmented images without a mask go back
-        to ``new``. Masks are never touched. Returns how many predictions were dropped."""
-        if image_ids is None:
-            rows = self.catalog.query("SELECT id FROM images WHERE has_prediction = 1")
-            ids = [r[0] for r in rows]
-        else:
-            ids = [int(i) for i in image_ids]
-        with self.catalog.transaction() as conn:
-            for i in ids:
-                conn.execute(
-                    "UPDATE images SET has_prediction = 0, model_version = NULL, uncertainty = NULL, "
-                    "status = CASE WHEN status = 'presegmented' THEN 'new' ELSE status END WHERE id = ?",
-                    (i,),
-                )
-        for i in ids:
-            self.prediction_path(i).unlink(missing_ok=True)
-        return len(ids)
 
     # -- scanning ---------------------------------------------------------------------------------
     def rescan(self, progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> ScanResult:
@@ -387,6 +278,7 @@ class Project(ModelVersionsMixin):
             for r in self.catalog.query("SELECT id, rel_path, file_size, mtime_ns, has_mask FROM images")
         }
         seen = set()
+        changed: list[int] = []
         with self.catalog.transaction() as conn:
             for f in found:
                 seen.add(f.rel_path)
@@ -401,9 +293,11 @@ class Project(ModelVersionsMixin):
                     # the file changed: its size must be read again, its prediction is stale
                     conn.execute(
                         "UPDATE images SET file_size = ?, mtime_ns = ?, width = NULL, height = NULL, "
-                        "missing = 0 WHERE id = ?",
+                        "missing = 0, has_prediction = 0, model_version = NULL, uncertainty = NULL, "
+                        "status = CASE WHEN status = 'presegmented' THEN 'new' ELSE status END WHERE id = ?",
                         (f.size, f.mtime_ns, row[0]),
                     )
+                    changed.append(row[0])
                 else:
                     conn.execute("UPDATE images SET missing = 0 WHERE id = ? AND missing = 1", (row[0],))
             for rel, row in known.items():
@@ -418,6 +312,9 @@ class Project(ModelVersionsMixin):
         for rel, row in known.items():
             if rel not in seen and not row[4]:
                 self.prediction_path(row[0]).unlink(missing_ok=True)
+        for image_id in changed:
+            self.prediction_path(image_id).unlink(missing_ok=True)
+        result.changed = len(changed)
         result.total = len(found)
         if progress is not None:
             progress(len(found), len(found), f"{len(found)} images")
@@ -448,3 +345,22 @@ def _record(row: tuple) -> ImageRecord:
         has_prediction=bool(row[10]),
         missing=bool(row[11]),
     )
+
+
+def _open_catalog(path: Path, busy_timeout_s: float | None) -> Catalog:
+    """Connect and check integrity; a damaged catalog is :class:`CatalogDamaged`, never a traceback."""
+    try:
+        catalog = Catalog(path) if busy_timeout_s is None else Catalog(path, busy_timeout_s=busy_timeout_s)
+    except sqlite3.DatabaseError as exc:
+        raise CatalogDamaged(
+            f"{path}: the catalog is damaged ({exc}); `danet project rebuild {path.parent}` recovers it "
+            "from the masks on disk"
+        ) from exc
+    problems = catalog.integrity_problems()
+    if problems:
+        catalog.close()
+        raise CatalogDamaged(
+            f"{path}: the catalog is damaged ({'; '.join(problems[:3])}); `danet project rebuild "
+            f"{path.parent}` recovers it from the masks on disk"
+        )
+    return catalog

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from danet_core.files import FILE_MODE
 from danet_core.project.catalog import Catalog
 from danet_core.project.records import ModelVersion, ProjectError
 
@@ -119,12 +120,13 @@ def _json_default(value: Any) -> Any:
 def _atomic_copy(src: Path, dst: Path) -> None:
     """Stream-copy (checkpoints can be hundreds of MB) to a temp file beside ``dst``, fsync, replace."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.{os.getpid()}.", suffix=".tmp", dir=dst.parent)
     try:
         with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
             shutil.copyfileobj(inp, out, length=4 * 1024 * 1024)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

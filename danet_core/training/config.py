@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,7 +112,7 @@ class TrainConfig:
         _check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
         _check(self.max_iters >= 1 or bool(self.epochs), "max_iters", self.max_iters, ">= 1")
         _check(self.epochs is None or self.epochs >= 1, "epochs", self.epochs, ">= 1 or null")
-        _check(self.lr > 0, "lr", self.lr, "> 0")
+        _check(0 < self.lr <= 1.0, "lr", self.lr, "0 < lr <= 1 (SGD; the paper uses 0.01)")
         _check(0.0 <= self.val_fraction < 1.0, "val_fraction", self.val_fraction, "in [0, 1)")
         _check(
             len(self.crop_size) == 2 and min(self.crop_size) >= 8, "crop_size", self.crop_size, "(h, w) >= 8"
@@ -225,20 +226,71 @@ def _check(ok: bool, key: str, value: Any, expected: str) -> None:
 
 
 def _coerce(f: dataclasses.Field, value: Any, source: str) -> Any:
-    """Turn JSON/YAML values into the field's shape (lists -> tuples for sizes)."""
+    """Turn a JSON/YAML/--set value into the field's type, or refuse it naming the key.
+
+    Unambiguous spellings are accepted (``lr: 1e-3``, which PyYAML reads as the string "1e-3";
+    ``max_iters: 100.0``; a single number for a size means a square); anything else is a
+    :class:`ConfigError` "config value KEY=VALUE: expected ...", never a TypeError later.
+    """
     if value is None:
         return None
-    default = f.default if f.default is not dataclasses.MISSING else None
-    typ = str(f.type)
-    if typ.startswith("tuple") and isinstance(value, list | tuple):
-        return tuple(value)
-    if typ.startswith("tuple") and isinstance(value, int | float):
-        # a single number for a size means a square (crop_size: 512)
-        return (value, value) if "..." not in typ else (value,)
-    if isinstance(default, bool) and not isinstance(value, bool):
-        raise ConfigError(f"{source}: {f.name}={value!r}: expected true or false")
-    if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
-        if value != int(value):
-            raise ConfigError(f"{source}: {f.name}={value!r}: expected an integer")
-        return int(value)
-    return value
+    typ = str(f.type).removesuffix(" | None")
+    try:
+        return _coerce_to(typ, value)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: config value {f.name}={value!r}: expected {exc}") from None
+
+
+def _coerce_to(typ: str, value: Any) -> Any:
+    if typ.startswith("tuple[") or typ.startswith("list["):
+        inner = [t.strip() for t in typ[typ.index("[") + 1 : -1].split(",")]
+        elem = inner[0]
+        if isinstance(value, int | float | str) and not isinstance(value, bool) and typ.startswith("tuple"):
+            n = 1 if "..." in inner else len(inner)
+            value = [value] * n  # crop_size: 512 means a square
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"a list of {elem} values")
+        items = [_coerce_to(elem, v) for v in value]
+        if typ.startswith("tuple") and "..." not in inner and len(items) != len(inner):
+            raise ValueError(f"{len(inner)} {elem} values")
+        return tuple(items) if typ.startswith("tuple") else items
+    if typ.startswith("dict["):
+        if not isinstance(value, dict):
+            raise ValueError("a mapping {key: value}")
+        return value
+    return _coerce_scalar(typ, value)
+
+
+def _coerce_scalar(typ: str, value: Any) -> Any:
+    if typ == "bool":
+        if not isinstance(value, bool):
+            raise ValueError("true or false")
+        return value
+    if typ in ("int", "float"):
+        number = _number(value)
+        if number is None:
+            raise ValueError("an integer" if typ == "int" else "a number")
+        if typ == "int":
+            if number != int(number):
+                raise ValueError("an integer")
+            return int(number)
+        return float(number)
+    if typ == "str":
+        if not isinstance(value, str):
+            raise ValueError("text")
+        return value
+    return value  # Any
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from an int, a float or a numeric string ("1e-3"); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        return value
+    return None

@@ -50,7 +50,6 @@ from .state import (
 log = logging.getLogger(__name__)
 
 
-
 class TrainingDiverged(ValueError):
     """The loss became NaN/inf; the last good checkpoint is kept."""
 
@@ -417,15 +416,18 @@ class _Trainer:
             {"name": n, "color": list(c), "train_id": i}
             for i, (n, c) in enumerate(zip(self.data.class_names, self.data.class_colors, strict=True))
         ]
-        save_checkpoint(
-            path,
-            model,
-            classes=classes,
-            mean=list(self.cfg.mean),
-            std=list(self.cfg.std),
-            train_state=self._train_state(epoch),
-            extra={"run_dir": str(self.run_dir.path)},
-        )
+        try:
+            save_checkpoint(
+                path,
+                model,
+                classes=classes,
+                mean=list(self.cfg.mean),
+                std=list(self.cfg.std),
+                train_state=self._train_state(epoch),
+                extra={"run_dir": str(self.run_dir.path)},
+            )
+        except OSError as exc:  # ENOSPC names no file by itself
+            raise OSError(exc.errno, f"{path}: cannot write the checkpoint ({exc.strerror or exc})") from exc
 
     def _train_state(self, epoch: int) -> dict[str, Any]:
         return {
@@ -446,7 +448,11 @@ class _Trainer:
         epoch = max(0, (self.iteration - 1) // self.bpe)
         if status == "completed" and self.data.val is not None and self.last_val_iter != self.iteration:
             self._validate(epoch)
-        self._save_last(epoch)
+        try:
+            self._save_last(epoch)
+        except OSError as exc:  # the last save failed: the log still gets its one "end" record
+            self._end("failed", "error", message=str(exc))
+            raise
         if self._window.count:
             self._log_train(epoch)
         self._end(status, reason)
@@ -478,4 +484,7 @@ class _Trainer:
         }
         if message:
             rec["message"] = message
-        self.run_dir.log(rec)
+        try:
+            self.run_dir.log(rec)
+        except OSError as exc:  # a full disk may refuse the record too; the exit status still tells
+            log.error("cannot append the end record to %s: %s", self.run_dir.metrics_path, exc)

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from danet_core.files import atomic_write_bytes
+from danet_core.files import atomic_write_bytes, remove_stale_temp_files
 
 from .config import TrainConfig
 from .distributed import all_reduce_mean
@@ -65,6 +65,10 @@ class RunDir:
         self.writer = writer
         if writer:
             self.checkpoints.mkdir(parents=True, exist_ok=True)
+            # a killed checkpoint write leaves .last.pt.<pid>.<rand>.tmp (hundreds of MB each)
+            removed = remove_stale_temp_files(self.checkpoints)
+            if removed:
+                log.info("removed %d temp files of killed checkpoint writes in %s", removed, self.checkpoints)
 
     @property
     def checkpoints(self) -> Path:
