@@ -34,6 +34,7 @@ from app.controllers.finetune import FinetuneController
 from app.controllers.heatmaps import HeatmapController
 from app.controllers.presegment import NO_MODEL_HINT, PresegmentController
 from app.controllers.session import SessionController
+from app.model.devices import DeviceInfo, probe_devices
 from app.model.image_queue import ImageQueue
 from app.model.settings import AppSettings, RecentProjects, load_settings, save_settings
 from app.widgets.cam_view import CamView
@@ -46,7 +47,8 @@ from app.widgets.finetune_panel import FinetunePanel
 from app.widgets.heatmap_panel import HeatmapPanel
 from app.widgets.image_list import ImageListPanel
 from app.widgets.status_bar import CursorInfo, JobIndicator
-from app.workers.base import shutdown_all
+from app.workers.base import FunctionWorker, shutdown_all
+from danet_core.project import CatalogDamaged
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,10 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.errors = ErrorReporter(self)
         self.errors.report.connect(self.show_error, Qt.ConnectionType.QueuedConnection)
+        self.devices: DeviceInfo | None = None
         self._build_widgets()
         self._build_controllers()
+        self._probe_devices()
         self.actions_by_name: dict[str, QAction] = build_canvas_actions(self.canvas, self)
         self.actions_by_name.update(self._build_actions())
         self._build_menus_and_toolbar()
@@ -358,7 +362,9 @@ class MainWindow(QMainWindow):
             p, label_set = dialog.values()
         try:
             self.session.open_path(p, label_set)
-        except ValueError as exc:
+        except CatalogDamaged as exc:
+            self.session.offer_rebuild(exc)
+        except (OSError, ValueError) as exc:
             self.show_error(str(exc), "")
 
     def new_project(self) -> None:
@@ -395,10 +401,20 @@ class MainWindow(QMainWindow):
             except ValueError as exc:
                 self.show_error(str(exc), "")
 
-    def settings_dialog(self) -> None:
-        import torch
+    def _probe_devices(self) -> None:
+        """Which devices exist (imports torch: in a worker, never on the GUI thread)."""
+        worker = FunctionWorker(probe_devices, callbacks=False, name="probe devices")
+        worker.finished.connect(self._devices_known)
+        worker.failed.connect(lambda msg, _tb: log.warning("device probe failed: %s", msg))
+        self._device_probe = worker
+        worker.start()
 
-        devices = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    def _devices_known(self, devices: DeviceInfo) -> None:
+        self.devices = devices
+        self.finetune.set_devices(devices)
+
+    def settings_dialog(self) -> None:
+        devices = self.devices.choices() if self.devices is not None else ["cpu"]
         dialog = SettingsDialog(self.settings, devices, self)
         if dialog.exec() == SettingsDialog.DialogCode.Accepted and dialog.result_settings is not None:
             self.apply_settings(dialog.result_settings)

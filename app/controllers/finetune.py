@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from app.controllers.presegment import PresegmentController
 from app.controllers.session import SessionController
+from app.model.devices import DeviceInfo
 from app.model.finetune_eval import Comparison, compare_on_heldout, decide, describe
 from app.model.finetune_plan import FinetunePlan, to_train_config
 from app.model.finetune_run import RunOutcome
@@ -32,7 +33,7 @@ from app.model.settings import AppSettings
 from app.widgets.finetune_panel import FinetunePanel
 from app.workers.base import FunctionWorker
 from app.workers.finetune import FinetuneWorker, train_command
-from danet_core.options import resolve_device
+from danet_core.options import DEVICE_AUTO
 from danet_core.project import ModelVersion, Project
 from danet_core.training.layout import RunLayout
 
@@ -66,7 +67,7 @@ class FinetuneController(QObject):
         self.last_comparison: Comparison | None = None
         self._plan: FinetunePlan | None = None
         self._parent_version: int | None = None
-        self._device: tuple[str, str] | None = None  # (setting, resolved)
+        self.devices: DeviceInfo | None = None  # from the window's start-up probe (set_devices)
         self.checkpoint_meta = CheckpointMetaCache()
         panel.start_requested.connect(self.start)
         panel.cancel_requested.connect(self.cancel)
@@ -97,10 +98,17 @@ class FinetuneController(QObject):
         return self.session.project
 
     def device(self) -> str:
-        """The device a run trains on: the app's device setting with "auto" resolved (once)."""
-        if self._device is None or self._device[0] != self.settings.device:
-            self._device = (self.settings.device, resolve_device(self.settings.device))
-        return self._device[1]
+        """The device a run trains on: the app's device setting with "auto" resolved by the start-up
+        probe (never by importing torch here, on the GUI thread). ValueError until the probe answered."""
+        if self.settings.device != DEVICE_AUTO:
+            return self.settings.device
+        if self.devices is None:
+            raise ValueError("Checking for a GPU …")
+        return self.devices.resolve(self.settings.device)
+
+    def set_devices(self, devices: DeviceInfo) -> None:
+        self.devices = devices
+        self.refresh()
 
     def is_running(self) -> bool:
         return (self.worker is not None and self.worker.is_running()) or (

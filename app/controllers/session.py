@@ -19,10 +19,12 @@ Decisions (README section ``app``):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QMessageBox
 
 from app.model.document import AnnotationDocument, restarts_from_prediction, starting_mask
 from app.model.image_queue import ImageQueue
@@ -33,7 +35,17 @@ from app.widgets.image_list import ImageListPanel
 from app.widgets.status_bar import CursorInfo
 from app.workers.base import FunctionWorker
 from app.workers.loading import ImageBundle, ImageCache, ThumbnailLoader, load_bundle, warm_cache
-from danet_core.project import ImageRecord, ImageStatus, Project
+from danet_core.project import (
+    CatalogDamaged,
+    ImageRecord,
+    ImageStatus,
+    MaskConflict,
+    MaskStamp,
+    Project,
+    RebuildReport,
+    rebuild_catalog,
+)
+from danet_core.project.catalog import GUI_BUSY_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +84,9 @@ class SessionController(QObject):
         self.rgb: np.ndarray | None = None
         self.document: AnnotationDocument | None = None
         self.confidence: np.ndarray | None = None
+        self.mask_stamp: MaskStamp | None = None  # the open image's mask file as loaded or last saved
+        # How a save conflict is resolved: "mine" (overwrite) or "theirs" (reload); replaceable in tests.
+        self.choose_conflict: Callable[[str], str] = self._ask_conflict
         self.cache = ImageCache()
         self.thumbnails = ThumbnailLoader(parent=self)
         self._pending_open: int | None = None
@@ -212,7 +227,13 @@ class SessionController(QObject):
             bundle.rgb.shape[:2],
             label_set.ignore_index,
         )
-        self.document = AnnotationDocument(mask, label_set, prediction, prediction_lut=IDENTITY_LUT)
+        try:  # built before anything is assigned: a refused mask leaves the previous image as it was
+            document = AnnotationDocument(mask, label_set, prediction, prediction_lut=IDENTITY_LUT)
+        except ValueError as exc:
+            self._load_failed(bundle.image_id, f"Cannot open the mask: {exc}", "")
+            return
+        self.document = document
+        self.mask_stamp = bundle.mask_stamp
         self.rgb = bundle.rgb
         self.confidence = None if prediction is None else prediction[1]
         self.image_id = bundle.image_id
@@ -264,12 +285,14 @@ class SessionController(QObject):
             return False
         seconds = self.timer.tick()
         revision = doc.revision
-        project.save_mask(
+        self.mask_stamp = project.save_mask(
             image_id,
             doc.mask,
             status=status,
             pixels_changed=doc.pixels_changed_from_prediction(),
             seconds_spent=seconds,
+            expected=self.mask_stamp,
+            busy_timeout_ms=GUI_BUSY_TIMEOUT_MS,  # a locked catalog must not freeze the window
         )
         doc.mark_saved(revision)
         self.update_record(image_id)
@@ -285,12 +308,85 @@ class SessionController(QObject):
         """
         try:
             self.save_current(status)
+        except MaskConflict as exc:
+            return self._resolve_conflict(str(exc), status)
         except (OSError, ValueError) as exc:
-            log.exception("saving the mask of image %s failed", self.image_id)
-            self.error.emit(f"Could not save the mask: {exc}", "")
+            log.warning("saving the mask of image %s failed: %s", self.image_id, exc)
+            self.error.emit(f"Could not save the mask: {exc}. Your edits are kept; saving is retried.", "")
             self.autosave_timer.start(max(self.settings.autosave_delay_ms, 5000))
             return False
         return True
+
+    # -- a damaged catalog ---------------------------------------------------------------------------
+    def offer_rebuild(self, exc: CatalogDamaged) -> None:
+        """The masks on disk are the truth: offer to rebuild the catalog from them (in a worker), then
+        open the project. Nothing is rebuilt without the user's yes; the damaged file is kept."""
+        folder = exc.project_dir
+        if folder is None:
+            self.error.emit(str(exc), "")
+            return
+        question = (
+            f"{exc}\n\nRebuild the catalog of {folder} from the masks on disk now? The damaged file is kept."
+        )
+        if not self.ask("Project catalog damaged", question):
+            return
+        worker = FunctionWorker(rebuild_catalog, folder, callbacks=False, name="rebuild catalog")
+        worker.finished.connect(lambda report, f=folder: self._rebuilt(f, report))
+        worker.failed.connect(self.error)
+        self._opener = worker
+        self.message.emit(f"Rebuilding the catalog of {folder} …")
+        worker.start()
+
+    def _rebuilt(self, folder: Path, report: RebuildReport) -> None:
+        self.message.emit(report.summary())
+        try:
+            self.open_project(folder)
+        except (OSError, ValueError) as exc:
+            self.error.emit(str(exc), "")
+
+    def ask(self, title: str, text: str) -> bool:
+        return QMessageBox.question(None, title, text) == QMessageBox.StandardButton.Yes
+
+    # -- save conflicts -----------------------------------------------------------------------------
+    def _ask_conflict(self, text: str) -> str:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Mask changed on disk", text)
+        mine = box.addButton("Keep mine", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Load theirs", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        return "mine" if box.clickedButton() is mine else "theirs"
+
+    def _resolve_conflict(self, reason: str, status: ImageStatus | None) -> bool:
+        """The mask changed on disk since it was opened: keep both versions and ask which one stays.
+
+        Both are kept as files under ``<project>/conflicts/`` first, so either answer loses nothing.
+        Returns True when the user's mask was saved ("mine").
+        """
+        project, image_id, doc = self.project, self.image_id, self.document
+        if project is None or image_id is None or doc is None:
+            return False
+        try:
+            theirs = project.load_mask(image_id)
+            mine_copy = project.keep_conflict_copy(image_id, doc.mask, "mine")
+            theirs_copy = (
+                project.keep_conflict_copy(image_id, theirs, "theirs") if theirs is not None else None
+            )
+        except (OSError, ValueError) as exc:
+            self.error.emit(f"Could not save the mask: {reason}; keeping copies failed too ({exc})", "")
+            self.autosave_timer.start(max(self.settings.autosave_delay_ms, 5000))
+            return False
+        copies = f"Both versions are kept: {mine_copy}" + (f" and {theirs_copy}" if theirs_copy else "")
+        choice = self.choose_conflict(
+            f"{reason}.\n\n{copies}.\n\nKeep your mask (overwrite theirs) or load theirs?"
+        )
+        if choice == "mine":
+            self.mask_stamp = project.mask_stamp(image_id)
+            return self.try_save(status)
+        doc.mark_saved(doc.revision)  # the window's mask is in the conflict copy
+        self.message.emit(f"Loaded the mask from disk; yours is kept as {mine_copy}")
+        reopen, self.image_id = image_id, None
+        self.cache.clear()
+        self.open_image(reopen)
+        return False
 
     def mark_reviewed_and_next(self) -> None:
         """Save the mask as reviewed and open the next image that is not reviewed yet."""

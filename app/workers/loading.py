@@ -25,6 +25,7 @@ from PySide6.QtGui import QImage
 from app.workers.base import FunctionWorker
 from danet_core.images import load_image
 from danet_core.jobs import ProgressFn, StopFn, check_stop
+from danet_core.project import MaskStamp, ProjectError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class ImageBundle:
     mask: np.ndarray | None  # uint8 H x W label-set indices, None = never saved
     prediction: tuple[np.ndarray, np.ndarray] | None  # (label indices, confidence 0..1)
     model_version: int | None
+    mask_stamp: MaskStamp | None = None  # the mask file as loaded: saving over a changed one is refused
 
 
 def _nbytes(value: Any) -> int:
@@ -49,8 +51,9 @@ def _nbytes(value: Any) -> int:
 class ImageCache:
     """Thread-safe LRU of decoded arrays (bounded by total bytes).
 
-    Keys: ``("rgb", id)`` for images and ``("pred", id, mtime_ns, size)`` for cached predictions, so a
-    prediction file rewritten by a newer model is never served stale.
+    Keys: ``("rgb", id, mtime_ns, size)`` for images and ``("pred", id, mtime_ns, size)`` for cached
+    predictions, so an image replaced on disk or a prediction rewritten by a newer model is never
+    served stale.
     """
 
     def __init__(self, max_bytes: int = 600_000_000) -> None:
@@ -78,11 +81,17 @@ class ImageCache:
 
 
 def _image(project: Any, image_id: int, cache: ImageCache | None) -> np.ndarray:
-    rgb = cache.get(("rgb", image_id)) if cache is not None else None
+    path = project.image_path(image_id)
+    try:
+        st = path.stat()
+    except OSError:
+        return load_image(path)  # names the missing file
+    key = ("rgb", image_id, st.st_mtime_ns, st.st_size)  # a file replaced on disk is decoded again
+    rgb = cache.get(key) if cache is not None else None
     if rgb is None:
-        rgb = load_image(project.image_path(image_id))
+        rgb = load_image(path)
         if cache is not None:
-            cache.put(("rgb", image_id), rgb)
+            cache.put(key, rgb)
     return rgb
 
 
@@ -106,17 +115,21 @@ def load_bundle(project: Any, image_id: int, cache: ImageCache | None = None) ->
     """Decode image ``image_id`` and its cached prediction in parallel (or take them from ``cache``)
     and read its mask. PNG inflation releases the GIL, so the two decodes overlap."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        prediction = pool.submit(_prediction, project, image_id, cache)
+        pending = pool.submit(_prediction, project, image_id, cache)
         rgb = _image(project, image_id, cache)
-        mask = project.load_mask(image_id)
+        mask, stamp = project.load_mask_stamped(image_id)
         record = project.record(image_id)
-        return ImageBundle(
-            image_id=image_id,
-            rgb=rgb,
-            mask=mask,
-            prediction=prediction.result(),
-            model_version=record.model_version,
+        prediction = pending.result()
+    h, w = rgb.shape[:2]
+    if mask is not None and mask.shape != (h, w):
+        raise ProjectError(
+            f"{record.rel_path}: the saved mask is {mask.shape[1]}x{mask.shape[0]} but the image file is now "
+            f"{w}x{h} (replaced on disk?); the mask is kept unchanged and the image is not opened"
         )
+    if prediction is not None and prediction[0].shape != (h, w):
+        log.info("dropping the stale cached prediction of image %d (size changed)", image_id)
+        prediction = None
+    return ImageBundle(image_id, rgb, mask, prediction, record.model_version, stamp)
 
 
 def warm_cache(project: Any, image_ids: list[int], cache: ImageCache, *, progress=None, should_stop=None):
@@ -152,8 +165,8 @@ def load_thumbnails(
                 img = ImageOps.exif_transpose(img)
                 img.thumbnail(size)
                 out.append((image_id, np.asarray(img.convert("RGB"), dtype=np.uint8).copy()))
-        except (OSError, ValueError, SyntaxError) as exc:
-            log.info("no thumbnail for %s: %s", path, exc)
+        except (OSError, ValueError, SyntaxError, MemoryError, Image.DecompressionBombError) as exc:
+            log.info("no thumbnail for %s: %s", path, exc)  # one bad file never blanks its batch
             out.append((image_id, None))
         if progress is not None:
             progress(n + 1, len(items), "")

@@ -50,7 +50,8 @@ def storage_errors(path: Path) -> Iterator[None]:
         raise StorageError(f"{path}: cannot write the catalog ({text})") from exc
     except sqlite3.DatabaseError as exc:
         raise CatalogDamaged(
-            f"{path}: the catalog is damaged ({exc}); `danet project rebuild` recovers it from the masks"
+            f"{path}: the catalog is damaged ({exc}); `danet project rebuild` recovers it from the masks",
+            path.parent,
         ) from exc
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from danet_core.files import StagedWrite
+from danet_core.files import StagedWrite, atomic_write_bytes
 from danet_core.images import ImageReadError, atomic_save_png, encode_png, load_mask_png
 from danet_core.labels import LabelSet
 from danet_core.project.catalog import Catalog
@@ -76,6 +76,23 @@ class MaskStoreMixin:
                 )
             return None, stamp
         return load_mask_png(path), stamp
+
+    def keep_conflict_copy(self, image_id: int, mask: np.ndarray, who: str) -> Path:
+        """Save one side of a save conflict as ``conflicts/<id>-<who>-<time>.png`` (never overwritten,
+        never read by the app: the user's to compare or restore) and return its path."""
+        rel_path = self.record(image_id).rel_path
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.project_dir / "conflicts" / f"{int(image_id)}-{who}-{stamp}.png"
+        n = 1
+        while target.exists():
+            target = target.with_name(f"{int(image_id)}-{who}-{stamp}~{n}.png")
+            n += 1
+        data = encode_png(np.asarray(mask, dtype=np.uint8), text={MASK_PATH_KEY: rel_path})
+        try:
+            atomic_write_bytes(target, data)
+        except OSError as exc:
+            raise StorageError(f"{target}: cannot keep a copy of the mask of {rel_path} ({exc})") from exc
+        return target
 
     def mask_stamp(self, image_id: int) -> MaskStamp:
         return MaskStamp.of(self.mask_path(image_id))

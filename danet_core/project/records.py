@@ -21,6 +21,10 @@ class CatalogDamaged(ProjectError):
     """``project.sqlite`` is unreadable or fails its integrity check. The masks on disk are the truth:
     :func:`danet_core.project.rebuild_catalog` (``danet project rebuild``) recovers from them."""
 
+    def __init__(self, message: str, project_dir: Path | None = None) -> None:
+        super().__init__(message)
+        self.project_dir = project_dir
+
 
 class MaskConflict(ProjectError):
     """The mask file changed on disk (another process, an import) since the caller loaded it; saving

@@ -112,9 +112,16 @@ def rebuild_catalog(
     pdir = Path(project_dir).expanduser().absolute()
     label_set = resolve_label_set(pdir / LABEL_SET_FILE)  # checked before anything is moved
     meta, rows, versions = _salvage(pdir / CATALOG_NAME)
-    root = Path(image_root).expanduser().absolute() if image_root else Path(meta.get("image_root", ""))
-    if not str(root) or not root.is_dir():
-        raise ProjectError(f"{pdir}: the image folder is unknown or missing ({root}); pass it (--images DIR)")
+    if image_root is not None:
+        root = Path(image_root).expanduser().absolute()
+    elif meta.get("image_root"):
+        root = Path(meta["image_root"])
+    else:
+        raise ProjectError(
+            f"{pdir}: the damaged catalog no longer says where the images are; pass --images DIR"
+        )
+    if not root.is_dir():
+        raise ProjectError(f"{pdir}: image folder {root} not found; pass the image folder (--images DIR)")
     report = RebuildReport(damaged_copy=_move_aside(pdir), salvaged_rows=len(rows))
     catalog = Catalog(pdir / CATALOG_NAME, create=True)
     known = {int(r[0]): str(r[1]) for r in rows}

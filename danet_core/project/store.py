@@ -354,13 +354,15 @@ def _open_catalog(path: Path, busy_timeout_s: float | None) -> Catalog:
     except sqlite3.DatabaseError as exc:
         raise CatalogDamaged(
             f"{path}: the catalog is damaged ({exc}); `danet project rebuild {path.parent}` recovers it "
-            "from the masks on disk"
+            "from the masks on disk",
+            path.parent,
         ) from exc
     problems = catalog.integrity_problems()
     if problems:
         catalog.close()
         raise CatalogDamaged(
             f"{path}: the catalog is damaged ({'; '.join(problems[:3])}); `danet project rebuild "
-            f"{path.parent}` recovers it from the masks on disk"
+            f"{path.parent}` recovers it from the masks on disk",
+            path.parent,
         )
     return catalog
