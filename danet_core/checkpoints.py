@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from danet_core import zoo
 from danet_core.files import atomic_write_bytes
 from danet_core.models import ModelConfig, Segmenter, build_model, convert
 
@@ -239,14 +240,12 @@ def _default_classes(data: dict[str, Any], num_classes: int) -> list[dict[str, A
 
         colors = colors or voc_palette()[:num_classes].tolist()
         return [{"name": str(n), "color": colors[i], "train_id": i} for i, n in enumerate(names)]
-    from danet_core.labels import get_label_set, voc_palette
+    from danet_core.labels import voc_palette
 
-    if num_classes == 19:
+    cityscapes = _label_set_classes("cityscapes", num_classes)
+    if cityscapes is not None:
         log.info("imported checkpoint has 19 outputs: naming them as the Cityscapes train classes")
-        return [
-            {"name": c.name, "color": list(c.color), "train_id": c.train_id}
-            for c in get_label_set("cityscapes").train_classes()
-        ]
+        return cityscapes
     log.warning("imported checkpoint names no classes: calling its %d outputs class_0..", num_classes)
     pal = voc_palette()
     return [{"name": f"class_{i}", "color": pal[i % 256].tolist(), "train_id": i} for i in range(num_classes)]
@@ -289,6 +288,49 @@ def _native_model(
     return model, meta
 
 
+def _assumed_options(
+    path: Path, source: str, entry: zoo.ZooEntry | None, given: dict[str, Any]
+) -> dict[str, Any]:
+    """What the weights cannot reveal: the zoo entry's facts for a published file, else a warning that
+    names the layout's defaults being assumed (mmseg 769x769 models use align_corners=True; official
+    checkpoints trained without multi-grid need ``multi_grid=None``)."""
+    if entry is not None:
+        log.info("%s is the zoo's %s: using its architecture options", path, entry.name)
+        return entry.arch_options()
+    unknown = [k for k in ("multi_grid", "align_corners") if k not in given]
+    if unknown:
+        defaults = ", ".join(f"{k}={convert.LAYOUT_DEFAULTS[source][k]}" for k in unknown)
+        hint = (
+            " (its name says 769x769: mmseg trained those with align_corners=True)"
+            if source == "mmseg" and "769x769" in path.name and "align_corners" in unknown
+            else ""
+        )
+        log.warning(
+            "%s: %s cannot be read from the weights; assuming the %s defaults %s%s. Pass them explicitly "
+            "(--multi-grid / --no-multi-grid / --align-corners) if this file was trained otherwise",
+            path, " and ".join(unknown), source, defaults, hint,
+        )  # fmt: skip
+    return {}
+
+
+def _has_class_names(data: dict[str, Any]) -> bool:
+    meta = data.get("meta")
+    if not isinstance(meta, dict):
+        return False
+    inner = meta.get("dataset_meta")
+    ds: dict[str, Any] = inner if isinstance(inner, dict) else meta
+    return bool(ds.get("classes", ds.get("CLASSES")))
+
+
+def _label_set_classes(name: str, num_classes: int) -> list[dict[str, Any]] | None:
+    from danet_core.labels import get_label_set
+
+    train = get_label_set(name).train_classes()
+    if len(train) != num_classes:
+        return None
+    return [{"name": c.name, "color": list(c.color), "train_id": c.train_id} for c in train]
+
+
 def _imported_model(
     data: dict[str, Any],
     path: Path,
@@ -308,13 +350,18 @@ def _imported_model(
         raise CheckpointError(
             f"{path}: {len(unmatched)} keys unknown to the {source} DANet layout: {_summarise(unmatched)}"
         )
+    entry = zoo.match_file(path)
+    entry = entry if entry is not None and entry.source == source else None
     try:
         arch = convert.infer_architecture(renamed)
-        config = ModelConfig(**{**convert.LAYOUT_DEFAULTS[source], **arch, **arch_options})
+        options = {**_assumed_options(path, source, entry, arch_options), **arch_options}
+        config = ModelConfig(**convert.layout_config(source, arch, options))
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a {source} DANet checkpoint ({exc})") from exc
     model = build_model(config)
     _load_weights(model, renamed, path, source)
+    if not classes and entry is not None and entry.label_set and not _has_class_names(data):
+        classes = _label_set_classes(entry.label_set, config.num_classes)
     classes = (
         _check_classes(classes, config.num_classes) if classes else _default_classes(data, config.num_classes)
     )

@@ -25,8 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from danet_core import protocols
 from danet_core.images import load_image
 from danet_core.jobs import ProgressFn, StopFn, check_stop
+from danet_core.models.backbone import OUTPUT_STRIDE
 from danet_core.options import PredictOptions
 from danet_core.options import resolve_device as resolve_device_name
 
@@ -129,6 +131,13 @@ def summarise_probabilities(probs: torch.Tensor) -> tuple[np.ndarray, ...]:
     return tuple(t.cpu().numpy() for t in (label, confidence, ent.clamp(0, 1), margin))
 
 
+def feature_cell(coord: int, cells: int, stride: int = OUTPUT_STRIDE) -> int:
+    """The feature cell whose centre is nearest to pixel ``coord``: cell i is centred on pixel
+    ``stride * i`` (stride-2 3x3 convs with padding 1 and the 3x3/2 max-pool keep centres aligned), so
+    ``floor(coord / stride + 0.5)``, clamped to the map."""
+    return min(int(math.floor(coord / stride + 0.5)), cells - 1)
+
+
 class Predictor:
     """Runs a segmentation model on images; see the module docstring for modes and precision.
 
@@ -209,13 +218,31 @@ class Predictor:
         assert total is not None  # slide_windows always returns at least one window
         return total / count
 
+    def _count_forwards(self, h: int, w: int) -> int:
+        o = self.options
+        if o.protocol == "official":
+            crop = o.crop[0] if o.crop else max(h, w)
+            stride = o.stride[0] if o.stride else crop
+            return protocols.official_forwards(
+                h, w, crop, stride, self._scales(), o.base_size or max(h, w), o.flip
+            )
+        if o.protocol == "mmseg":
+            return sum(len(self._mmseg_windows(sh, sw) or [0]) for sh, sw in self._mmseg_sizes(h, w)) * (
+                2 if o.flip else 1
+            )
+        return sum(n for *_, n in self._plan(h, w))
+
+    def _scales(self) -> tuple[float, ...]:
+        return self.scales if self.mode == "multiscale" else (1.0,)
+
     def probabilities(
         self, rgb: np.ndarray, *, progress: ProgressFn | None = None, should_stop: StopFn | None = None
     ) -> torch.Tensor:
-        """Averaged softmax probabilities K x H x W (float32, on the device) for a uint8 RGB image."""
+        """Averaged softmax probabilities K x H x W (float32, on the device) for a uint8 RGB image.
+
+        With the official protocol: its score sum normalised per pixel (same argmax as theirs)."""
         h, w = rgb.shape[:2]
-        plan = self._plan(h, w)
-        total_steps, done = sum(n for *_, n in plan), 0
+        total_steps, done = self._count_forwards(h, w), 0
 
         def step() -> None:
             nonlocal done
@@ -225,6 +252,12 @@ class Predictor:
             check_stop(should_stop)
 
         check_stop(should_stop)
+        if self.options.protocol == "official":
+            scores = self._official(rgb, step)
+            return scores / scores.sum(0, keepdim=True)
+        if self.options.protocol == "mmseg":
+            return self._mmseg(rgb, step)
+        plan = self._plan(h, w)
         x = self.to_tensor(rgb)
         acc = None
         for scale, flipped, n in plan:
@@ -254,6 +287,52 @@ class Predictor:
             acc = p if acc is None else acc.add_(p)
         assert acc is not None  # the plan has at least one pass (PredictOptions: scales is not empty)
         return acc / len(plan)
+
+    # -- reference protocols (danet_core.protocols) ------------------------------------------------------
+    def _official(self, rgb: np.ndarray, step: Callable[[], None]) -> torch.Tensor:
+        """The official MultiEvalModule's score sum K x H x W (exp space)."""
+        h, w = rgb.shape[:2]
+        crop = self.crop[0] if self.crop else max(h, w)
+        return protocols.official_scores(
+            self.to_tensor(rgb),
+            self.logits,
+            crop=crop,
+            stride=self.stride[0] if self.stride else crop,
+            scales=self._scales(),
+            base_size=self.options.base_size or max(h, w),
+            flip=self.flip,
+            pad_values=(-self._mean / self._std).flatten(),
+            step=step,
+        )
+
+    def _mmseg_sizes(self, h: int, w: int) -> list[tuple[int, int]]:
+        ratios = self.scales if self.mode == "multiscale" else None
+        return protocols.mmseg_sizes(h, w, ratios, self.options.resize_to)
+
+    def _mmseg_windows(self, h: int, w: int) -> list[tuple[int, int, int, int]] | None:
+        sliding = self.mode == "slide" or (self.mode == "multiscale" and self.crop is not None)
+        if not sliding:
+            return None
+        assert self.crop is not None and self.stride is not None  # a sliding mode has both
+        return slide_windows(h, w, self.crop, self.stride)
+
+    def _mmseg(self, rgb: np.ndarray, step: Callable[[], None]) -> torch.Tensor:
+        """mmseg 1.x: uint8 resize, whole/slide, flip back, resize with align_corners, mean of softmax."""
+        h, w = rgb.shape[:2]
+        align = bool(getattr(getattr(self.model, "config", None), "align_corners", False))
+        acc, views = None, 0
+        for sh, sw in self._mmseg_sizes(h, w):
+            x = self.to_tensor(protocols.resize_uint8(rgb, sh, sw))
+            for flipped in (False, True) if self.flip else (False,):
+                xs = x.flip(-1) if flipped else x
+                out = protocols.mmseg_logits(xs, self.logits, self._mmseg_windows(sh, sw), step)
+                out = out.flip(-1) if flipped else out
+                if out.shape[-2:] != (h, w):
+                    out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=align)
+                p = out.softmax(dim=1)[0]
+                acc, views = (p if acc is None else acc.add_(p)), views + 1
+        assert acc is not None
+        return acc / views
 
     def predict(
         self,
@@ -305,7 +384,7 @@ class Predictor:
         if not (0 <= y < h and 0 <= x < w):
             raise ValueError(f"query pixel (y={y}, x={x}) outside the {h} x {w} image")
         fh, fw = pam_in.shape[-2:]
-        fy, fx = min(y * fh // h, fh - 1), min(x * fw // w, fw - 1)
+        fy, fx = feature_cell(y, fh), feature_cell(x, fw)
         with torch.inference_mode():
             row = self._danet_head().pam.attention_row(pam_in, fy, fx)[0]
         return row.float().cpu().numpy()

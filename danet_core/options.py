@@ -16,9 +16,14 @@ from typing import Any
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 MODES = ("whole", "slide", "multiscale")
+# How passes are resized, padded, windowed and fused (danet_core.protocols): "ours" (this project's
+# defaults), "official" (the official DANet code's MultiEvalModule), "mmseg" (mmsegmentation 1.x).
+PROTOCOLS = ("ours", "official", "mmseg")
 DEVICE_AUTO = "auto"
 DEVICE_HELP = "auto (CUDA when available, else CPU) | cpu | cuda | cuda:1"
-# Scales of the multi-scale (+flip) evaluation when none are given.
+# Scales of the multi-scale (+flip) evaluation when none are given: this project's choice, not a
+# reference one. The official DANet code evaluates Cityscapes single-scale ([1.0]) unless --multi-scales
+# is given (its MultiEvalModule then uses 0.5..1.75); mmseg's ms+flip figures use 0.5..1.75 too.
 DEFAULT_SCALES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 DEFAULT_CROP = (512, 1024)
 
@@ -69,6 +74,11 @@ class PredictOptions:
     the crop) or "multiscale" (each of ``scales``, optionally ``flip``-averaged, each pass sliding when
     larger than ``crop``). ``precision``: autocast dtype ("fp32" = no autocast). Sizes are (h, w); an int
     means a square. Validated on construction.
+
+    ``protocol`` (see :mod:`danet_core.protocols`): "ours", "official" (scales relative to ``base_size``,
+    the long side at scale 1, default the image's; square crop) or "mmseg" (``resize_to`` = mmseg's test
+    ``Resize(scale=(long, short), keep_ratio=True)``, e.g. (2048, 1024); default stride 513 for a 769
+    crop as mmseg's configs). ``base_size`` / ``resize_to`` are ignored by the other protocols.
     """
 
     device: str = DEVICE_AUTO
@@ -78,16 +88,27 @@ class PredictOptions:
     stride: tuple[int, int] | None = None
     scales: tuple[float, ...] = DEFAULT_SCALES
     flip: bool = False
+    protocol: str = "ours"
+    base_size: int | None = None
+    resize_to: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("inference mode", self.mode, MODES)
+        check_choice("evaluation protocol", self.protocol, PROTOCOLS)
         crop = _pair(self.crop, "crop")
         if self.mode == "slide" and crop is None:
             raise ValueError("mode 'slide' needs a crop size (h, w)")
+        if self.protocol == "official" and crop is not None and crop[0] != crop[1]:
+            raise ValueError(
+                f"crop {crop}: the official protocol slides square crops (crop_size x crop_size)"
+            )
+        if self.base_size is not None and int(self.base_size) < 1:
+            raise ValueError(f"base_size {self.base_size!r}; expected a positive long-side length")
         stride = _pair(self.stride, "stride") or (
-            (max(1, crop[0] * 2 // 3), max(1, crop[1] * 2 // 3)) if crop else None
+            (default_stride(crop[0], self.protocol), default_stride(crop[1], self.protocol)) if crop else None
         )
+        object.__setattr__(self, "resize_to", _pair(self.resize_to, "resize_to"))
         scales = tuple(float(s) for s in self.scales)
         if not scales or min(scales) <= 0:
             raise ValueError(f"scales {self.scales!r}; expected positive factors such as (0.75, 1.0, 1.25)")
@@ -98,7 +119,14 @@ class PredictOptions:
         object.__setattr__(self, "flip", bool(self.flip))
 
     def replace(self, **changes: Any) -> PredictOptions:
-        """A copy with ``changes`` (unknown names raise TypeError, bad values ValueError)."""
+        """A copy with ``changes`` (unknown names raise TypeError, bad values ValueError).
+
+        A stride that was derived from the crop (not given) is derived again for a new crop or protocol.
+        """
+        if "stride" not in changes and ("crop" in changes or "protocol" in changes) and self.crop:
+            derived = tuple(default_stride(side, self.protocol) for side in self.crop)
+            if self.stride == derived:
+                changes["stride"] = None
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,15 +141,33 @@ class PredictOptions:
         return cls(**dict(data))
 
 
+def default_stride(side: int, protocol: str = "ours") -> int:
+    """2/3 of a crop side, as the official code and mmseg's 512x1024 configs (341, 682); mmseg's
+    769x769 configs use 513 (``test_cfg=dict(mode='slide', crop_size=(769, 769), stride=(513, 513))``)."""
+    if protocol == "mmseg" and side == 769:
+        return 513
+    return max(1, side * 2 // 3)
+
+
 def add_predict_arguments(parser: argparse.ArgumentParser, *, default_mode: str = "whole") -> None:
     """The inference options as command-line flags (``danet predict``, ``danet eval``)."""
     parser.add_argument("--mode", choices=MODES, default=default_mode)
     parser.add_argument("--crop", type=int_list, default=None, help="window H,W for slide (default 512,1024)")
     parser.add_argument("--stride", type=int_list, default=None, help="window step H,W (default 2/3 crop)")
     parser.add_argument(
-        "--scales", type=float_list, default=None, help="multiscale factors (default 0.75..2.0)"
+        "--scales", type=float_list, default=None, help="multiscale factors (default 0.75..2.0, ours)"
     )
     parser.add_argument("--flip", action="store_true", help="also average horizontally flipped passes")
+    parser.add_argument(
+        "--eval-protocol",
+        choices=PROTOCOLS,
+        default="ours",
+        help="resize/pad/window/fuse as this project, the official DANet code or mmsegmentation",
+    )
+    parser.add_argument("--base-size", type=int, default=None, help="official: long side at scale 1")
+    parser.add_argument(
+        "--resize-to", type=int_list, default=None, help="mmseg: test Resize scale LONG,SHORT (keep ratio)"
+    )
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
     parser.add_argument("--device", default=DEVICE_AUTO, help=DEVICE_HELP)
 
@@ -136,6 +182,9 @@ def predict_options_from_args(args: argparse.Namespace) -> PredictOptions:
         stride=tuple(args.stride) if args.stride else None,
         scales=tuple(args.scales) if args.scales else DEFAULT_SCALES,
         flip=args.flip,
+        protocol=args.eval_protocol,
+        base_size=args.base_size,
+        resize_to=tuple(args.resize_to) if args.resize_to else None,
     )
 
 

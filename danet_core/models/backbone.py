@@ -8,7 +8,9 @@ Dilation follows torchvision's ``replace_stride_with_dilation`` (and mmsegmentat
 ``contract_dilation``): layer3 runs at stride 1 with dilation 2, layer4 with dilation 4, and the first block
 of each dilated stage uses half the dilation. ``multi_grid`` replaces layer4's per-block dilations by the
 given absolute values (block i gets ``multi_grid[i % len]``), as the released DANet101 does with 4, 8, 16.
-For BasicBlock (ResNet-18/34) both 3x3 convs of a block use the block's dilation.
+For BasicBlock (ResNet-18/34) the second 3x3 conv's dilation is ``basic_conv2_dilation``: "block" (the
+block's own, as the first conv; this project's default), "none" (mmsegmentation: undilated) or "stage"
+(official DANet code: the stage's dilation, 2 or 4, in every block), so imports of either are exact.
 """
 
 from __future__ import annotations
@@ -48,8 +50,14 @@ def _set_dilation(conv: nn.Conv2d, dilation: int) -> None:
     conv.padding = (dilation, dilation)
 
 
-def _dilate_stage(stage: nn.Sequential, dilations: Sequence[int]) -> None:
+OUTPUT_STRIDE = 8  # feature cell i is centred on input pixel 8 i (stride-2 3x3 convs, padding 1)
+
+
+def _dilate_stage(
+    stage: nn.Sequential, dilations: Sequence[int], stage_dilation: int, basic_conv2: str = "block"
+) -> None:
     """Make a stride-2 stage run at stride 1 with per-block dilations (in place, weights untouched)."""
+    conv2_of = {"block": None, "none": 1, "stage": stage_dilation}[basic_conv2]
     for i, block in enumerate(stage):
         d = dilations[i % len(dilations)]
         # torchvision's blocks are untyped (nn.Module attributes read as Tensor | Module): their conv1 /
@@ -62,7 +70,7 @@ def _dilate_stage(stage: nn.Sequential, dilations: Sequence[int]) -> None:
             conv1 = cast(nn.Conv2d, block.conv1)
             conv1.stride = (1, 1)
             _set_dilation(conv1, d)
-            _set_dilation(cast(nn.Conv2d, block.conv2), d)
+            _set_dilation(cast(nn.Conv2d, block.conv2), d if conv2_of is None else conv2_of)
         if block.downsample is not None:
             downsample = cast(nn.Sequential, block.downsample)
             cast(nn.Conv2d, downsample[0]).stride = (1, 1)
@@ -76,7 +84,12 @@ class DilatedResNet(nn.Module):
     """
 
     def __init__(
-        self, depth: int, *, stem: str = "torchvision", multi_grid: Sequence[int] | None = None
+        self,
+        depth: int,
+        *,
+        stem: str = "torchvision",
+        multi_grid: Sequence[int] | None = None,
+        basic_conv2_dilation: str = "block",
     ) -> None:
         super().__init__()
         block, layers, _ = _SPECS[depth]
@@ -98,8 +111,9 @@ class DilatedResNet(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
-        _dilate_stage(self.layer3, [1] + [2] * (layers[2] - 1))
-        _dilate_stage(self.layer4, list(multi_grid) if multi_grid else [2] + [4] * (layers[3] - 1))
+        conv2 = basic_conv2_dilation
+        _dilate_stage(self.layer3, [1] + [2] * (layers[2] - 1), 2, conv2)
+        _dilate_stage(self.layer4, list(multi_grid) if multi_grid else [2] + [4] * (layers[3] - 1), 4, conv2)
         if stem != "torchvision":
             self._init_new_modules(("stem", "conv1", "bn1", "layer1") if stem == "deep" else ("stem",))
         exp: int = block.expansion

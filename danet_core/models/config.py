@@ -16,6 +16,12 @@ DEPTHS = (18, 34, 50, 101)
 # "deep": renewed official DANet code: 3->64/2, 64->64, 64->128, then bn1(128)+ReLU.
 STEMS = ("torchvision", "v1c", "deep")
 PAM_IMPLS = ("efficient", "naive")
+# Dilation of the second 3x3 conv of a dilated BasicBlock (ResNet-18/34; Bottleneck has one 3x3 conv):
+# "block": the block's own dilation, like its first conv (this project's models);
+# "none": undilated (mmsegmentation's BasicBlock: conv2 is a plain 3x3, padding 1);
+# "stage": the stage's dilation, 2 in layer3 and 4 in layer4, also in the first block and under
+#          multi-grid (the official code's encoding/dilated/resnet.py: conv2 uses previous_dilation).
+BASIC_CONV2_DILATIONS = ("block", "none", "stage")
 
 
 @dataclass
@@ -26,6 +32,8 @@ class ModelConfig:
     or None for the default (first block 2, the others 4). ``aux``: FCN auxiliary head on layer3 (as in
     mmsegmentation), ``aux_channels`` its hidden width. ``pam_impl``: "efficient" (never materialises the
     N x N attention) or "naive" (the paper's formulation, kept as the test oracle).
+    ``basic_conv2_dilation``: see :data:`BASIC_CONV2_DILATIONS` (ResNet-18/34 only; set by imports so that
+    mmseg and official BasicBlock backbones compute exactly what their code computes).
     """
 
     name: str = "danet"
@@ -38,6 +46,7 @@ class ModelConfig:
     align_corners: bool = True
     pam_impl: str = "efficient"
     dropout: float = 0.1
+    basic_conv2_dilation: str = "block"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -53,6 +62,10 @@ class ModelConfig:
             raise ValueError(f"backbone depth {self.depth!r}; expected one of {DEPTHS}")
         if self.stem not in STEMS:
             raise ValueError(f"stem {self.stem!r}; expected one of {STEMS}")
+        if self.basic_conv2_dilation not in BASIC_CONV2_DILATIONS:
+            raise ValueError(
+                f"basic_conv2_dilation {self.basic_conv2_dilation!r}; expected one of {BASIC_CONV2_DILATIONS}"
+            )
         if self.pam_impl not in PAM_IMPLS:
             raise ValueError(f"pam_impl {self.pam_impl!r}; expected one of {PAM_IMPLS}")
         if not isinstance(self.num_classes, int) or self.num_classes < 1:

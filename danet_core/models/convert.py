@@ -58,6 +58,10 @@ LAYOUT_DEFAULTS: dict[str, dict[str, Any]] = {
     # mmsegmentation's danet_r50/r101-d8 configs: ResNetV1c, contract dilation, align_corners=False.
     "mmseg": {"multi_grid": None, "align_corners": False},
 }
+# BasicBlock backbones (ResNet-18/34): mmseg's BasicBlock does not dilate conv2 (backbones/resnet.py),
+# the official code dilates it by the stage's dilation (encoding/dilated/resnet.py, previous_dilation).
+BASIC_CONV2: dict[str, str] = {"official": "stage", "mmseg": "none"}
+LAYER4_BLOCKS = {18: 2, 34: 3, 50: 3, 101: 3}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # = mmseg's 123.675, 116.28, 103.53 on 0-255
 IMAGENET_STD = (0.229, 0.224, 0.225)  # = mmseg's 58.395, 57.12, 57.375 on 0-255
 
@@ -120,3 +124,22 @@ def infer_architecture(state: dict[str, torch.Tensor]) -> dict[str, Any]:
     if arch["aux"]:
         arch["aux_channels"] = int(state["aux_head.0.weight"].shape[0])
     return arch
+
+
+def layout_config(source: str, arch: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """ModelConfig fields of an imported checkpoint: layout defaults < inferred ``arch`` < ``options``.
+
+    Raises ValueError for what the layout's own code cannot compute, so an import is exact or refused:
+    mmseg gives layer4 block i the dilation ``multi_grid[i]``, so its multi-grid needs one value per block.
+    """
+    fields = {**LAYOUT_DEFAULTS[source], **arch, **options}
+    if arch["depth"] in (18, 34):
+        fields.setdefault("basic_conv2_dilation", BASIC_CONV2[source])
+    grid = fields.get("multi_grid")
+    blocks = LAYER4_BLOCKS[arch["depth"]]
+    if source == "mmseg" and grid is not None and len(tuple(grid)) != blocks:
+        raise ValueError(
+            f"multi_grid {tuple(grid)} for an mmseg ResNet-{arch['depth']}: mmseg needs one dilation per "
+            f"layer4 block ({blocks} values)"
+        )
+    return fields

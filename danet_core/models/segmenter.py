@@ -34,7 +34,12 @@ class Segmenter(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.backbone = DilatedResNet(config.depth, stem=config.stem, multi_grid=config.multi_grid)
+        self.backbone = DilatedResNet(
+            config.depth,
+            stem=config.stem,
+            multi_grid=config.multi_grid,
+            basic_conv2_dilation=config.basic_conv2_dilation,
+        )
         c3, c4 = self.backbone.channels
         if config.name == "danet":
             self.head: nn.Module = DANetHead(

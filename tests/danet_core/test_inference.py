@@ -155,9 +155,9 @@ def test_pam_row_is_the_query_row_of_the_full_attention(model, image):
         full = torch.softmax(q @ pam.key(x).flatten(2), dim=-1)[0]  # N x N, the oracle
     fh, fw = x.shape[-2:]
     assert (fh, fw) == (6, 8)
-    row = pred.pam_row(image, (44, 30))  # image pixel -> feature (5, 3)
+    row = pred.pam_row(image, (44, 30))  # nearest cell centre (8 i): (44 / 8, 30 / 8) -> (5 clamped, 4)
     assert row.dtype == np.float32 and row.shape == (6, 8)
-    assert np.allclose(row.reshape(-1), full[5 * fw + 3].numpy(), atol=1e-6)
+    assert np.allclose(row.reshape(-1), full[5 * fw + 4].numpy(), atol=1e-6)
     with pytest.raises(ValueError, match="outside"):
         pred.pam_row(image, (45, 0))
 
@@ -174,3 +174,22 @@ def test_attention_maps_need_danet(image):
     fcn = get_model("fcn", depth=18, num_classes=2)
     with pytest.raises(ValueError, match="need a DANet"):
         Predictor(fcn, device="cpu").cam_matrix(image)
+
+
+def test_feature_cell_is_the_nearest_cell_centre():
+    from danet_core.inference import feature_cell
+
+    assert [feature_cell(y, 128) for y in (0, 3, 4, 11, 12, 1019, 1020, 1023)] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        127,
+        127,
+        127,
+    ]
+    # floor(y * fh / h), the old mapping, is one cell off for the rows 8i+4..8i+7 of a 1024-pixel image
+    # (ties at 8i+4 go up here; Python's round() sends half of them down, hence the 43%)
+    off = sum(feature_cell(y, 128) != y * 128 // 1024 for y in range(1024))
+    assert off == 127 * 4  # 49.6% of the rows

@@ -241,3 +241,79 @@ def randomise(module: nn.Module, seed: int = 0) -> nn.Module:
             if name.endswith(("gamma", "gamma.scale")):
                 p.fill_(0.5)
     return module.eval()
+
+
+# ---- ResNet-18 BasicBlock backbones as the two code bases build them ---------------------------------
+class RefBasicBlock(nn.Module):
+    """conv1: stride, dilation ``d1``; conv2: dilation ``d2`` (mmseg: 1; official: previous_dilation)."""
+
+    def __init__(self, cin: int, planes: int, stride: int, d1: int, d2: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, d1, d1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, d2, d2, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or cin != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
+            )
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+def _ref_layer(cin, planes, blocks, stride, dilation, layout, multi_grid=None):
+    """mmseg ResLayer (contract_dilation, multi_grid[i]) or encoding's _make_layer, for BasicBlock."""
+    if layout == "mmseg":
+        firsts = [multi_grid[0] if multi_grid else (dilation // 2 if dilation > 1 else 1)]
+        rest = [multi_grid[i] if multi_grid else dilation for i in range(1, blocks)]
+        d2 = [1] * blocks  # mmseg BasicBlock: conv2 = 3x3, padding 1
+    else:  # official: first block 1 for dilation 1/2, 2 for 4; conv2 uses previous_dilation = dilation
+        firsts = [multi_grid[0] if multi_grid else {1: 1, 2: 1, 4: 2}[dilation]]
+        rest = [multi_grid[i % len(multi_grid)] if multi_grid else dilation for i in range(1, blocks)]
+        d2 = [dilation] * blocks
+    d1 = firsts + rest
+    mods = [RefBasicBlock(cin, planes, stride, d1[0], d2[0])]
+    mods += [RefBasicBlock(planes, planes, 1, d1[i], d2[i]) for i in range(1, blocks)]
+    return nn.Sequential(*mods)
+
+
+class RefDANet18(nn.Module):
+    """DANet-R18 as mmseg (ResNetV1c stem, DAHead 512->128, keys of MMSegDANet) or the official code."""
+
+    def __init__(self, layout: str, num_classes: int = 4, multi_grid=None):
+        super().__init__()
+        self.layout = layout
+        body = nn.Module()
+        if layout == "mmseg":
+            body.stem = nn.Sequential(
+                nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                nn.Conv2d(32, 32, 3, 1, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                nn.Conv2d(32, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+            )  # fmt: skip
+        else:
+            body.conv1, body.bn1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64)
+        body.layer1 = _ref_layer(64, 64, 2, 1, 1, layout)
+        body.layer2 = _ref_layer(64, 128, 2, 2, 1, layout)
+        body.layer3 = _ref_layer(128, 256, 2, 1, 2, layout)
+        body.layer4 = _ref_layer(256, 512, 2, 1, 4, layout, multi_grid)
+        if layout == "mmseg":
+            self.backbone, self.decode_head = body, DAHead(num_classes, 512, 128, 16)
+        else:
+            self.pretrained, self.head = body, DANetHead(512, num_classes)
+
+    def forward(self, x):
+        size = x.shape[2:]
+        if self.layout == "mmseg":
+            b = self.backbone
+            y = F.max_pool2d(b.stem(x), 3, 2, 1)
+        else:
+            b = self.pretrained
+            y = F.max_pool2d(F.relu(b.bn1(b.conv1(x))), 3, 2, 1)
+        c4 = b.layer4(b.layer3(b.layer2(b.layer1(y))))
+        outs = self.decode_head(c4) if self.layout == "mmseg" else self.head(c4)
+        align = self.layout != "mmseg"
+        return [F.interpolate(o, size, mode="bilinear", align_corners=align) for o in outs]
