@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "danet_core.commands.train",
     "danet_core.commands.project",
     "danet_core.commands.bench",
+    "danet_core.commands.zoo",
+    "danet_core.commands.onnx",
 )
 
 

@@ -3,7 +3,10 @@
 predict writes, for each input image ``NAME.ext`` (folder structure kept under --out):
 ``NAME.png`` (8-bit label PNG of model class ids), ``NAME_confidence.png`` (16-bit PNG, max softmax
 x 65535) unless --no-confidence, and ``NAME_color.png`` (the classes' colours) with --color.
-An unreadable image is reported and skipped; the exit status is then 1.
+An unreadable image is reported and skipped; the exit status is then 1. Images whose NAME.png exists
+are skipped (resume; --overwrite predicts them again). Under ``torchrun --nproc_per_node N -m
+danet_core.cli predict ...`` each process takes every N-th image on its own device (cuda:LOCAL_RANK, or
+the CPU) and rank 0 prints one summary of all failures. A write that fails (disk full) names the file.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
+from tqdm import tqdm
 
-from danet_core.images import IMAGE_EXTENSIONS, atomic_save_png
+from danet_core.batch_predict import PredictReport, collect_images, predict_images, shard
 from danet_core.options import add_predict_arguments, int_list, predict_options_from_args
 
 if TYPE_CHECKING:
-    from danet_core.inference import Prediction, Predictor
+    import torch
+
+    from danet_core.inference import Predictor
     from danet_core.models import Segmenter
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_predict_arguments(pred)
     pred.add_argument("--color", action="store_true", help="also write NAME_color.png")
     pred.add_argument("--no-confidence", action="store_true", help="do not write NAME_confidence.png")
+    pred.add_argument(
+        "--overwrite", action="store_true", help="predict again images whose NAME.png exists (default: skip)"
+    )
     pred.set_defaults(func=run_predict)
 
 
@@ -90,46 +99,6 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def collect_images(inputs: list[Path]) -> list[tuple[Path, Path]]:
-    """(image path, output stem relative to --out) for files, folders (recursive) and .txt lists."""
-    found: list[tuple[Path, Path]] = []
-    for item in inputs:
-        if item.is_dir():
-            for p in sorted(item.rglob("*")):
-                if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
-                    found.append((p, p.relative_to(item).with_suffix("")))
-        elif item.suffix.lower() == ".txt":
-            if not item.is_file():
-                raise ValueError(f"{item}: no such list file")
-            lines = [ln.strip() for ln in item.read_text().splitlines()]
-            for ln in lines:
-                if ln and not ln.startswith("#"):
-                    p = Path(ln) if Path(ln).is_absolute() else item.parent / ln
-                    found.append((p, Path(p.stem)))
-        elif item.is_file() or item.suffix.lower() in IMAGE_EXTENSIONS:
-            found.append((item, Path(item.stem)))
-        else:
-            raise ValueError(f"{item}: not an image file, folder or .txt list")
-    stems: dict[Path, Path] = {}
-    for path, stem in found:
-        if stem in stems and stems[stem] != path:
-            raise ValueError(f"{path} and {stems[stem]} would both write {stem}.png; predict them separately")
-        stems[stem] = path
-    if not found:
-        raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {[str(i) for i in inputs]}")
-    return found
-
-
-def _write_outputs(
-    out: Path, stem: Path, pred: Prediction, palette: np.ndarray | None, confidence: bool
-) -> None:
-    atomic_save_png(out / f"{stem}.png", pred.label)
-    if confidence:
-        atomic_save_png(out / f"{stem}_confidence.png", (pred.confidence * 65535.0 + 0.5).astype(np.uint16))
-    if palette is not None:
-        atomic_save_png(out / f"{stem}_color.png", pred.label, palette=palette)
-
-
 def _predictor(args: argparse.Namespace) -> Predictor:
     from danet_core.checkpoints import load_model
     from danet_core.inference import Predictor
@@ -138,29 +107,75 @@ def _predictor(args: argparse.Namespace) -> Predictor:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from danet_core.images import ImageReadError
+    """One process, or one shard per process under torchrun (see :mod:`danet_core.batch_predict`)."""
+    from danet_core.training.distributed import env_dist_info
 
     images = collect_images(args.inputs)
+    info = env_dist_info()
+    if info.distributed:
+        args.device = _rank_device(args.device, info.local_rank)
     predictor = _predictor(args)
+    if info.distributed:
+        _join_group(predictor.device)
+    model = cast("Segmenter", predictor.model)  # from load_model (in _predictor): it carries .meta
     palette = None
     if args.color:
         palette = np.zeros((256, 3), np.uint8)
-        model = cast("Segmenter", predictor.model)  # from load_model (in _predictor): it carries .meta
         for i, c in enumerate(model.meta.classes):
             palette[i] = c["color"]
-    failed = []
-    for path, stem in tqdm(images, desc="predict", unit="img"):
-        try:
-            pred = predictor.predict(path)
-        except ImageReadError as exc:
-            log.error("%s", exc)
-            failed.append(path)
-            continue
-        _write_outputs(args.out, stem, pred, palette, not args.no_confidence)
-    log.info("wrote %d predictions to %s", len(images) - len(failed), args.out)
-    if failed:
-        log.error("%d images could not be read: %s", len(failed), ", ".join(str(p) for p in failed[:5]))
-        return 1
-    return 0
+    mine = shard(images, info.rank, info.world_size)
+    with tqdm(total=len(mine), desc=f"predict {info.rank}/{info.world_size}", unit="img") as bar:
+        report = predict_images(
+            predictor, mine, args.out, palette=palette, confidence=not args.no_confidence,
+            resume=not args.overwrite, progress=lambda d, _t, _m: _advance(bar, d),
+        )  # fmt: skip
+    if info.distributed:
+        report = _gather(report)
+    return _summarise(report, args.out, info.is_main)
+
+
+def _advance(bar: tqdm, done: int) -> None:
+    bar.update(done - bar.n)
+
+
+def _rank_device(device: str, local_rank: int) -> str:
+    import torch
+
+    if device in ("auto", "cuda") and torch.cuda.is_available():
+        return f"cuda:{local_rank}"
+    return "cpu" if device == "auto" else device
+
+
+def _join_group(device: torch.device) -> None:
+    from danet_core.training.distributed import init_distributed
+
+    init_distributed(device)
+
+
+def _gather(report: PredictReport) -> PredictReport:
+    import torch.distributed as dist
+
+    reports: list[PredictReport | None] = [None] * dist.get_world_size()
+    dist.all_gather_object(reports, report)
+    dist.destroy_process_group()
+    total = PredictReport()
+    for r in reports:
+        assert r is not None  # all_gather_object fills every slot
+        total = total.merge(r)
+    return total
+
+
+def _summarise(report: PredictReport, out: Path, main: bool) -> int:
+    if main:
+        log.info(
+            "%d predictions written to %s, %d already there (skipped), %d failed",
+            report.written, out, report.skipped, len(report.failed),
+        )  # fmt: skip
+        if report.failed:
+            log.error(
+                "%d images could not be read: %s",
+                len(report.failed), "; ".join(f"{p}: {why}" for p, why in report.failed[:10]),
+            )  # fmt: skip
+    if report.fatal:
+        raise OSError(report.fatal)
+    return 1 if report.failed else 0
