@@ -26,8 +26,8 @@ def checkpoint(tmp_path_factory):
         model.head.pam.gamma.fill_(0.5)
         model.head.cam.gamma.fill_(0.3)
         model.head.cls[1].weight.mul_(10)
-    classes = [{"name": n, "color": c, "train_id": i} for i, (n, c) in
-               enumerate([("road", [128, 64, 128]), ("car", [0, 0, 142]), ("sky", [70, 130, 180])])]  # fmt: skip
+    named = [("road", [128, 64, 128]), ("car", [0, 0, 142]), ("sky", [70, 130, 180])]
+    classes = [{"name": n, "color": c, "train_id": i} for i, (n, c) in enumerate(named)]
     path = tmp_path_factory.mktemp("onnx") / "m.pt"
     save_checkpoint(path, model, classes=classes, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3))
     return path
