@@ -91,11 +91,13 @@ def label_set_change(model_classes: list[str], label_set: LabelSet) -> str:
 
 
 def active_depth(version: ModelVersion | None, cache: CheckpointMetaCache) -> int | None:
-    """Backbone depth of the active model: from the plan recorded with versions made here (no checkpoint
-    read), else from the checkpoint's config."""
+    """Backbone depth of the active model: from what its version recorded (the plan of a fine-tuned
+    version, the architecture of an imported one: no checkpoint read), else from the checkpoint."""
     if version is None:
         return None
-    recorded = (version.metrics.get("plan") or {}).get("depth")
+    recorded = (version.metrics.get("plan") or {}).get("depth") or (
+        version.metrics.get("architecture") or {}
+    ).get("depth")
     return int(recorded) if recorded else cache.depth(version.path)
 
 

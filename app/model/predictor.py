@@ -74,7 +74,13 @@ def import_checkpoint(project: Project, path: Path, source: str = "auto") -> Mod
             extra={"imported_from": str(path), "source": meta.source},
         )
         version = project.add_model_version(
-            native, metrics={"imported_from": str(path), "source": meta.source}
+            native,
+            # the architecture is recorded so the fine-tune plan never reads the checkpoint on the GUI thread
+            metrics={
+                "imported_from": str(path),
+                "source": meta.source,
+                "architecture": meta.config.to_dict(),
+            },
         )
     project.set_active_model(version.id)
     return version

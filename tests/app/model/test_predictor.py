@@ -47,6 +47,7 @@ def test_import_stores_a_native_checkpoint_and_activates_it(
         version = import_checkpoint(project, tiny_checkpoint)
         assert project.active_model_version() == version
         assert version.metrics["imported_from"] == str(tiny_checkpoint)
+        assert version.metrics["architecture"]["depth"] == 18  # the plan needs no checkpoint read
         stored = load_checkpoint(version.path)
         assert stored["extra"]["imported_from"] == str(tiny_checkpoint)
         assert version.path.parent != tiny_checkpoint.parent  # copied into the project
