@@ -34,6 +34,7 @@ from app.controllers.finetune import FinetuneController
 from app.controllers.heatmaps import HeatmapController
 from app.controllers.presegment import NO_MODEL_HINT, PresegmentController
 from app.controllers.session import SessionController
+from app.controllers.zoo import ZooController
 from app.model.devices import DeviceInfo, probe_devices
 from app.model.image_queue import ImageQueue
 from app.model.settings import AppSettings, RecentProjects, load_settings, save_settings
@@ -175,6 +176,8 @@ class MainWindow(QMainWindow):
         self.load_model_button = QPushButton("Load model…")
         self.presegment_button = QPushButton("Pre-segment all")
         layout.addWidget(self.load_model_button)
+        self.get_model_button = QPushButton("Get a pretrained model…")
+        layout.addWidget(self.get_model_button)
         layout.addWidget(self.presegment_button)
         layout.addStretch(1)
         return w
@@ -196,12 +199,14 @@ class MainWindow(QMainWindow):
         self.heatmaps: HeatmapController = heat
         self.exporter: ExportController = ExportController(session, self.jobs, parent=self)
         self.finetune: FinetuneController = ft
+        self.zoo: ZooController = ZooController(session, pre, self.jobs, parent=self)
         for name, controller in (
             ("session", session),
             ("presegment", pre),
             ("heatmaps", heat),
             ("export", self.exporter),
             ("finetune", ft),
+            ("zoo", self.zoo),
         ):
             self.add_controller(name, controller)
         ft.message.connect(lambda t: self.statusBar().showMessage(t, 8000))
@@ -235,6 +240,12 @@ class MainWindow(QMainWindow):
                 "Save this mask as reviewed and open the next image to review (Ctrl+Enter)",
             ),
             "load_model": self._action("load_model", "&Load model…", self.load_model_dialog, "Ctrl+L"),
+            "get_model": self._action(
+                "get_model",
+                "&Get a pretrained model…",
+                lambda: self.zoo.open_dialog(),
+                tip="Download a public DANet checkpoint (Cityscapes, ADE20K, VOC) and use it",
+            ),
             "presegment_all": self._action(
                 "presegment_all", "Pre-segment &all", p.start_batch, "Ctrl+Shift+P"
             ),
@@ -278,7 +289,7 @@ class MainWindow(QMainWindow):
         image = bar.addMenu("&Image")
         image.addActions([a["reviewed_next"], a["next"], a["previous"]])
         model = bar.addMenu("&Model")
-        model.addActions([a["load_model"], a["presegment_all"], a["finetune"]])
+        model.addActions([a["load_model"], a["get_model"], a["presegment_all"], a["finetune"]])
         self.model_menu = model
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([a["shortcuts"], a["log_folder"], a["about"]])
@@ -311,6 +322,7 @@ class MainWindow(QMainWindow):
         p.batch_finished.connect(self._batch_finished)
         self.jobs.cancel_requested.connect(self._cancel_jobs)
         self.load_model_button.clicked.connect(self.load_model_dialog)
+        self.get_model_button.clicked.connect(self.zoo.open_dialog)
         self.presegment_button.clicked.connect(p.start_batch)
         self.docks["cam"].visibilityChanged.connect(h.set_cam_visible)
 
@@ -340,6 +352,8 @@ class MainWindow(QMainWindow):
             self.presegment.cancel_batch()
         elif key == "export":
             self.exporter.cancel()
+        elif key == "zoo":
+            self.zoo.cancel()
 
     def show_error(self, message: str, details: str) -> None:
         self.statusBar().showMessage(message, 10000)

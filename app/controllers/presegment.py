@@ -30,8 +30,9 @@ from danet_core.project import Project
 log = logging.getLogger(__name__)
 
 NO_MODEL_HINT = (
-    "No model: label by hand, or load a model (Model ▸ Load model…: a native, official DANet or "
-    "mmsegmentation checkpoint), or review a few images and fine-tune one (Model ▸ Fine-tune)."
+    "No model: label by hand, get a pretrained one (Model ▸ Get a pretrained model…), load a checkpoint "
+    "(Model ▸ Load model…: native, official DANet or mmsegmentation), or review a few images and "
+    "fine-tune one (Model ▸ Fine-tune)."
 )
 
 
