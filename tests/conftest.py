@@ -24,6 +24,10 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    # no test reaches the internet: ImageNet backbone weights come from an empty torch cache or nowhere
+    # (training from scratch then falls back to random weights); download tests use a 127.0.0.1 server
+    monkeypatch.setenv("TORCH_HOME", str(home / ".cache" / "torch"))
+    monkeypatch.setenv("DANET_OFFLINE", "1")
     yield
 
 

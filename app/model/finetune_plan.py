@@ -56,7 +56,9 @@ class FinetunePlan:
     precision: str = "fp32"
     workers: int = 0
     init_from_active: bool = True
-    pretrained_backbone: bool = False
+    # a new model's backbone: ImageNet weights from the torch cache or downloaded, else random (said
+    # plainly in the run's log); False = random from the start
+    pretrained_backbone: bool = True
     seed: int = 0
 
     def validated(self) -> FinetunePlan:
@@ -189,7 +191,7 @@ def to_train_config(
         model="danet",
         model_options={
             "depth": plan.depth,
-            **({"pretrained_backbone": True} if plan.pretrained_backbone else {}),
+            "pretrained_backbone": "auto" if plan.pretrained_backbone else False,
         },
         init_checkpoint=str(init_checkpoint) if (init_checkpoint and plan.init_from_active) else None,
         batch_size=plan.batch_size,

@@ -16,6 +16,7 @@ block's own, as the first conv; this project's default), "none" (mmsegmentation:
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,9 @@ _SPECS: dict[int, tuple[type[Any], list[int], str]] = {
     101: (tv_resnet.Bottleneck, [3, 4, 23, 3], "ResNet101_Weights"),
 }
 DOWNLOAD_TIMEOUT_S = 15.0
+# Set (to anything) to never download backbone weights: only the torch hub cache is used (air-gapped
+# machines; the test suite sets it so that no test reaches the internet).
+OFFLINE_ENV = "DANET_OFFLINE"
 
 
 class BackboneWeightsError(OSError):
@@ -161,11 +165,18 @@ def imagenet_state_dict(depth: int, weights: str = "IMAGENET1K_V1") -> dict[str,
         entry = enum[weights]
     except KeyError as exc:
         raise ValueError(f"backbone weights {weights!r}; expected one of {[w.name for w in enum]}") from exc
+    hub_dir = torch.hub.get_dir()
+    cached = os.path.join(hub_dir, "checkpoints", os.path.basename(entry.url))
+    if os.environ.get(OFFLINE_ENV) and not os.path.isfile(cached):
+        raise BackboneWeightsError(
+            f"ImageNet weights for ResNet-{depth} are not in the torch cache ({cached}) and {OFFLINE_ENV} "
+            f"forbids downloading them from {entry.url}; place that file there, or build the model with "
+            "pretrained_backbone=False"
+        )
     try:
         with _socket_timeout(DOWNLOAD_TIMEOUT_S):
             return entry.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:  # urllib, socket, hash mismatch, truncated zip: all mean "no weights"
-        hub_dir = torch.hub.get_dir()
         raise BackboneWeightsError(
             f"cannot obtain ImageNet weights for ResNet-{depth} ({entry}) from {entry.url}: {exc}. "
             f"Connect to the internet, or download that file into {hub_dir}/checkpoints/, "

@@ -30,6 +30,9 @@ class Segmenter(nn.Module):
     # Attached by danet_core.checkpoints.load_model (and by training's make_predictor); a freshly built
     # model has none, hence ``getattr(model, "meta", None)`` where that can happen.
     meta: ModelMeta
+    # How a freshly built backbone was initialised: "random" or "imagenet:<torchvision weights name>";
+    # set by get_model (a model built by build_model for a checkpoint's weights has "random" until loaded).
+    backbone_init: str = "random"
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -90,14 +93,23 @@ def _build(
     **options: Any,
 ) -> Segmenter:
     model = build_model(ModelConfig(name=name, depth=depth, num_classes=num_classes, **options))
+    model.backbone_init = "random"
     if pretrained_backbone:
-        weights = pretrained_backbone if isinstance(pretrained_backbone, str) else "IMAGENET1K_V1"
+        auto = pretrained_backbone == "auto"
+        weights = "IMAGENET1K_V1" if auto or pretrained_backbone is True else str(pretrained_backbone)
         try:
             load_imagenet_weights(model.backbone, depth, weights)
         except BackboneWeightsError as exc:
-            if not allow_random_fallback:
+            if not (allow_random_fallback or auto):
                 raise
-            log.warning("%s; continuing with a randomly initialised backbone", exc)
+            log.warning(
+                "%s. The backbone starts from RANDOM weights instead of ImageNet's "
+                "(expect slower training and lower accuracy)",
+                exc,
+            )
+        else:
+            model.backbone_init = f"imagenet:{weights}"
+            log.info("backbone: torchvision ImageNet weights %s for ResNet-%d", weights, depth)
     return model
 
 
@@ -116,9 +128,11 @@ def danet_resnet(
 ) -> Segmenter:
     """DANet on a dilated ResNet-``depth``.
 
-    ``pretrained_backbone``: False, True (torchvision IMAGENET1K_V1) or a weight-enum name such as
-    "IMAGENET1K_V2". When the weights cannot be obtained a :class:`BackboneWeightsError` says what to do,
-    unless ``allow_random_fallback`` (then a warning is logged and the backbone stays random).
+    ``pretrained_backbone``: False, True (torchvision IMAGENET1K_V1), a weight-enum name such as
+    "IMAGENET1K_V2", or "auto" (IMAGENET1K_V1 from the torch cache or downloaded, else random weights with
+    a plain warning; what training from scratch uses). When the weights cannot be obtained a
+    :class:`BackboneWeightsError` says what to do, unless ``allow_random_fallback`` or "auto" (then a
+    warning is logged and the backbone stays random; ``model.backbone_init`` says which happened).
     Remaining ``options`` are :class:`ModelConfig` fields (``aux_channels``, ``dropout``).
     """
     return _build(

@@ -74,6 +74,8 @@ def build_fresh_model(cfg: TrainConfig, num_classes: int) -> Segmenter:
 
     options = dict(cfg.model_options)
     options.pop("num_classes", None)
+    # from scratch: ImageNet backbone weights when cached or downloadable, else random with a warning
+    options.setdefault("pretrained_backbone", "auto")
     return get_model(cfg.model, num_classes=num_classes, **options)
 
 

@@ -76,7 +76,7 @@ def test_train_config_for_the_project(tmp_path) -> None:
     )
     assert cfg.dataset == "project" and cfg.data_root == str(tmp_path)
     assert cfg.val_split == "val" and cfg.val_fraction == pytest.approx(0.2)
-    assert cfg.crop_size == (256, 256) and cfg.model_options == {"depth": 18}
+    assert cfg.crop_size == (256, 256) and cfg.model_options == {"depth": 18, "pretrained_backbone": "auto"}
     assert cfg.init_checkpoint is None  # a fresh-model plan does not start from a checkpoint
     cont = to_train_config(
         default_plan(3, active_depth=50), project_dir=tmp_path, run_dir=tmp_path / "r", init_checkpoint="m.pt"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import urllib.error
+from pathlib import Path
 
 import pytest
 import torch
@@ -118,6 +119,7 @@ def _offline(*args, **kwargs):
 
 
 def test_pretrained_backbone_offline_fails_fast_with_advice(monkeypatch):
+    monkeypatch.delenv("DANET_OFFLINE")
     monkeypatch.setattr(
         type(backbone_mod.tv_resnet.ResNet18_Weights.IMAGENET1K_V1), "get_state_dict", _offline
     )
@@ -126,6 +128,7 @@ def test_pretrained_backbone_offline_fails_fast_with_advice(monkeypatch):
 
 
 def test_pretrained_backbone_random_fallback_only_when_allowed(monkeypatch, caplog):
+    monkeypatch.delenv("DANET_OFFLINE")
     monkeypatch.setattr(
         type(backbone_mod.tv_resnet.ResNet18_Weights.IMAGENET1K_V1), "get_state_dict", _offline
     )
@@ -133,10 +136,11 @@ def test_pretrained_backbone_random_fallback_only_when_allowed(monkeypatch, capl
         model = get_model(
             "danet", depth=18, num_classes=2, pretrained_backbone=True, allow_random_fallback=True
         )
-    assert model is not None and "randomly initialised backbone" in caplog.text
+    assert model.backbone_init == "random" and "starts from RANDOM weights" in caplog.text
 
 
 def test_pretrained_backbone_loads_torchvision_weights(monkeypatch):
+    monkeypatch.delenv("DANET_OFFLINE")
     donor = backbone_mod.tv_resnet.resnet18()
     monkeypatch.setattr(
         type(backbone_mod.tv_resnet.ResNet18_Weights.IMAGENET1K_V1),
@@ -146,3 +150,29 @@ def test_pretrained_backbone_loads_torchvision_weights(monkeypatch):
     model = get_model("danet", depth=18, num_classes=2, pretrained_backbone=True)
     assert torch.equal(model.backbone.layer4[1].conv2.weight, donor.layer4[1].conv2.weight)
     assert torch.equal(model.backbone.conv1.weight, donor.conv1.weight)
+
+
+def test_auto_backbone_uses_imagenet_weights_when_cached_else_says_random(monkeypatch, caplog):
+    # DANET_OFFLINE (set for every test) and an empty torch cache: no download is even tried
+    with caplog.at_level(logging.WARNING):
+        model = get_model("danet", depth=18, num_classes=2, pretrained_backbone="auto")
+    assert model.backbone_init == "random"
+    assert "not in the torch cache" in caplog.text and "starts from RANDOM weights" in caplog.text
+    donor = backbone_mod.tv_resnet.resnet18()
+    url = backbone_mod.tv_resnet.ResNet18_Weights.IMAGENET1K_V1.url
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    cached.parent.mkdir(parents=True)
+    torch.save(donor.state_dict(), cached)  # as torchvision leaves it after a download
+    model = get_model("danet", depth=18, num_classes=2, pretrained_backbone="auto")
+    assert model.backbone_init == "imagenet:IMAGENET1K_V1"
+    assert torch.equal(model.backbone.layer3[0].conv1.weight, donor.layer3[0].conv1.weight)
+
+
+def test_training_from_scratch_defaults_to_auto_backbone_weights(caplog):
+    from danet_core.training.config import TrainConfig
+    from danet_core.training.state import build_fresh_model
+
+    with caplog.at_level(logging.WARNING):
+        model = build_fresh_model(TrainConfig(model_options={"depth": 18}), 3)
+    assert model.backbone_init == "random" and "RANDOM weights" in caplog.text
+    assert build_fresh_model(TrainConfig(model_options={"depth": 18, "pretrained_backbone": False}), 3)
