@@ -39,7 +39,7 @@ class FinetuneSettings(QGroupBox):
         self.precision = QComboBox()
         self.precision.addItems(list(PRECISIONS))
         self.init_from_active = QCheckBox("start from the active model")
-        self.pretrained = QCheckBox("ImageNet backbone weights for a new model (torch cache or download; else random)")
+        self.pretrained = QCheckBox("ImageNet backbone for a new model (cached or downloaded, else random)")
         form = QFormLayout(self)
         form.addRow("Backbone", self.depth)
         form.addRow("Crop", self.crop)
