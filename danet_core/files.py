@@ -49,8 +49,22 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def named(exc: OSError, path: Path) -> OSError:
+    """``exc`` with ``path`` in its message when it names no file (ENOSPC from write() names none)."""
+    if exc.filename is not None:
+        return exc
+    return OSError(exc.errno, f"{path}: cannot write ({exc.strerror or exc})")
+
+
 def _write_temp(target: Path, data: bytes) -> Path:
     """``data`` in a fsynced temp file beside ``target`` (removed again if writing fails)."""
+    try:
+        return _write_temp_unnamed(target, data)
+    except OSError as exc:
+        raise named(exc, target) from exc
+
+
+def _write_temp_unnamed(target: Path, data: bytes) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     try:

@@ -24,7 +24,7 @@ import numpy as np
 from danet_core.files import atomic_write_bytes, remove_stale_temp_files
 from danet_core.images import atomic_save_png
 from danet_core.jobs import ProgressFn, StopFn, check_stop
-from danet_core.project import ImageRecord, ImageStatus, MaskMissing, Project
+from danet_core.project import ImageRecord, ImageStatus, MaskMissing, Project, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,13 @@ def run_items(
             else:
                 report.skipped += 1
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            # a full disk, a read-only folder or a locked catalog fail every later item the same way
+            if isinstance(exc, StorageError) or exc.errno in (
+                errno.ENOSPC,
+                errno.EDQUOT,
+                errno.EROFS,
+                errno.EACCES,
+            ):
                 report.errors.append(f"{name}: {exc}")
                 stop = ExportFolderError(
                     exc.errno,

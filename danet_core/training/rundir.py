@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from danet_core.files import atomic_write_bytes, remove_stale_temp_files
+from danet_core.files import atomic_write_bytes, named, remove_stale_temp_files
 
 from .config import TrainConfig
 from .distributed import all_reduce_mean
@@ -110,9 +110,12 @@ class RunDir:
         rec = {"type": record["type"], **{k: v for k, v in record.items() if k != "type"}}
         rec.setdefault("time", round(time.time(), 3))
         line = json.dumps(_json_safe(rec), allow_nan=False)
-        with open(self.metrics_path, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
+        try:
+            with open(self.metrics_path, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+        except OSError as exc:
+            raise named(exc, self.metrics_path) from exc
 
     def truncate_after(self, iteration: int) -> None:
         """On resume: drop records logged after the checkpoint (they will be produced again) and any
