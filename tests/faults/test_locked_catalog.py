@@ -58,6 +58,11 @@ def project_dir(tmp_path: Path) -> Path:
     return tmp_path / "proj"
 
 
+def _import(project_dir: Path) -> int:
+    folder = project_dir.parent / "new_masks"
+    return main(["project", "import", str(project_dir), str(folder), "--format", "mask", "--overwrite"])
+
+
 def _masks(project_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((project_dir / "masks").glob("*.png"))}
 
@@ -77,17 +82,7 @@ def test_save_and_export_under_a_lock(project_dir: Path, tmp_path: Path) -> None
 
 def test_import_waits_for_a_short_lock(project_dir: Path, capsys) -> None:
     with held(project_dir, 1.0):
-        code = main(
-            [
-                "project",
-                "import",
-                str(project_dir),
-                str(project_dir.parent / "new_masks"),
-                "--format",
-                "mask",
-                "--overwrite",
-            ]
-        )
+        code = _import(project_dir)
     capsys.readouterr()
     assert code == 0
     with Project.open(project_dir) as project:
@@ -99,17 +94,7 @@ def test_import_under_a_long_lock_is_one_line_and_replaces_nothing(project_dir: 
     before = _masks(project_dir)
     with held(project_dir, 60):
         t0 = time.monotonic()
-        code = main(
-            [
-                "project",
-                "import",
-                str(project_dir),
-                str(project_dir.parent / "new_masks"),
-                "--format",
-                "mask",
-                "--overwrite",
-            ]
-        )
+        code = _import(project_dir)
         elapsed = time.monotonic() - t0
     out, err = capsys.readouterr()
     assert code == 1 and "Traceback" not in out + err

@@ -20,19 +20,6 @@ def _write(path: Path, w: int = 24, h: int = 16) -> None:
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
 
 
-@pytest.fixture
-def small(tmp_path: Path):
-    for name in ("a.png", "b.png", "c.png"):
-        _write(tmp_path / "images" / name)
-    p = Project.create(tmp_path / "proj", tmp_path / "images", "camvid")
-    for rec in p.images():
-        m = np.zeros((16, 24), np.uint8)
-        m[4:12, 6:18] = 3
-        p.save_mask(rec.id, m, status="reviewed")
-    yield p
-    p.close()
-
-
 def _files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
 

@@ -12,30 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from danet_core.formats import FormatError, export_project, import_labels
 from danet_core.images import ImageReadError, image_size
 from danet_core.jobs import Cancelled
 from danet_core.project import Project
-
-
-def _write(path: Path, w: int = 24, h: int = 16) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
-
-
-@pytest.fixture
-def small(tmp_path: Path):
-    for name in ("a.png", "b.png", "c.png"):
-        _write(tmp_path / "images" / name)
-    p = Project.create(tmp_path / "proj", tmp_path / "images", "camvid")
-    for rec in p.images():
-        m = np.zeros((16, 24), np.uint8)
-        m[4:12, 6:18] = 3
-        p.save_mask(rec.id, m, status="reviewed")
-    yield p
-    p.close()
 
 
 def bomb_png(path: Path, w: int = 40000, h: int = 40000) -> None:
@@ -99,9 +80,11 @@ def test_declared_sizes_are_checked_before_allocating(small: Project, tmp_path: 
         assert (small.load_mask(r.id) == before[r.id]).all()  # nothing saved was changed
 
 
-def test_an_image_replaced_by_another_size_is_not_exported(small: Project, tmp_path: Path) -> None:
+def test_an_image_replaced_by_another_size_is_not_exported(
+    small: Project, tmp_path: Path, write_image
+) -> None:
     rec = small.images()[0]
-    _write(small.image_path(rec.id), 30, 20)
+    write_image(small.image_path(rec.id), 30, 20)
     for fmt in ("mask", "labelme"):
         report = export_project(small, tmp_path / fmt, fmt)
         assert report.done == 2 and len(report.errors) == 1 and "is now 30x20" in report.errors[0]
