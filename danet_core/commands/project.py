@@ -172,26 +172,14 @@ def _import(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _parse_split(text: str) -> str | dict[str, float]:
-    if "=" not in text:
-        return text
-    out: dict[str, float] = {}
-    for part in text.split(","):
-        name, _, value = part.partition("=")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"--split {text!r}: expected NAME=FRACTION[,NAME=FRACTION...]") from None
-    return out
-
-
 def _export(args: argparse.Namespace) -> int:
     from danet_core.formats import export_project
+    from danet_core.formats.cityscapes_export import parse_split
     from danet_core.project import Project
 
     options: dict = {"statuses": None if args.all else args.status}
     if args.format == "cityscapes":
-        options.update(split=_parse_split(args.split), city=args.city, mapping=args.mapping)
+        options.update(split=parse_split(args.split), city=args.city, mapping=args.mapping)
     elif args.mapping or args.city:
         raise ValueError("--mapping and --city only apply to --format cityscapes")
     progress, bar = _progress("exporting")

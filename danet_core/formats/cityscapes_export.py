@@ -78,6 +78,41 @@ def _city_from_folder(rel_path: str, root_name: str = "") -> str:
     return city or "danet"
 
 
+CITY_RE = re.compile(r"[A-Za-z0-9-]+")
+
+
+def parse_split(text: str) -> str | dict[str, float]:
+    """The split option as the CLI (``--split``) and the app's export dialog write it: ``auto``, a
+    plain name, or ``NAME=FRACTION[,NAME=FRACTION...]`` -> a dict, checked here so that a typo is
+    refused before anything is written (the one parser both use)."""
+    text = text.strip()
+    if "=" not in text:
+        return "auto" if text in ("", "auto") else check_plain_name(text, "split")
+    fractions: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, value = (s.strip() for s in part.partition("="))
+        try:
+            fraction = float(value)
+        except ValueError:
+            fraction = -1.0
+        if not name or name in fractions or not fraction >= 0 or fraction == float("inf"):
+            raise FormatError(
+                f"split {text!r}: expected auto, a name, or NAME=FRACTION[,NAME=FRACTION...] with "
+                "distinct names and non-negative fractions, e.g. train=0.8,val=0.2"
+            )
+        fractions[check_plain_name(name, "split")] = fraction
+    if sum(fractions.values()) <= 0:
+        raise FormatError(f"split {text!r}: the fractions add up to 0; expected a positive sum")
+    return fractions
+
+
+def check_city(city: str | None) -> str | None:
+    """``None`` (the folder name is used) or a city name Cityscapes' ``<city>_<seq>_<frame>`` allows."""
+    if city is not None and not CITY_RE.fullmatch(city):
+        raise FormatError(f"city {city!r}: expected letters, digits or '-' (no underscores or separators)")
+    return city
+
+
 def split_for(rel_path: str, split: str | dict[str, float]) -> str:
     """``"auto"`` (a train/val/test folder in the path, else train), a fixed name, or fractions
     ``{"train": 0.8, "val": 0.2}`` assigned by a stable hash of the relative path."""
@@ -110,8 +145,7 @@ def plan_names(
     records: Iterable[ImageRecord], split: str | dict[str, float], city: str | None, root_name: str = ""
 ) -> list[PlannedName]:
     """Cityscapes names for every record: kept when they follow the pattern, generated otherwise."""
-    if city is not None and not re.fullmatch(r"[A-Za-z0-9-]+", city):
-        raise FormatError(f"city {city!r}: expected letters, digits or '-' (no underscores or separators)")
+    check_city(city)
     records = list(records)
     used: set[tuple[str, str]] = set()
     planned: dict[int, PlannedName] = {}

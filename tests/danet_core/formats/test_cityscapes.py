@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from danet_core.formats.cityscapes_export import export_cityscapes, plan_names, split_for
+from danet_core.formats.cityscapes_export import (
+    check_city,
+    export_cityscapes,
+    parse_split,
+    plan_names,
+    split_for,
+)
 from danet_core.formats.cityscapes_import import import_cityscapes
 from danet_core.formats.cityscapes_labels import TRAIN_ID_LUT
 from danet_core.formats.common import FormatError
@@ -178,6 +184,46 @@ def test_names_and_splits() -> None:
         plan_names([rec(1, "x.png")], "train", "my_city")
     fr = {split_for(f"img{i}.png", {"train": 0.7, "val": 0.3}) for i in range(50)}
     assert fr == {"train", "val"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("auto", "auto"),
+        ("", "auto"),
+        (" val ", "val"),
+        ("train=0.8,val=0.2", {"train": 0.8, "val": 0.2}),
+        ("train = 3, val = 1, test = 0", {"train": 3.0, "val": 1.0, "test": 0.0}),
+    ],
+)
+def test_parse_split_accepts_what_the_cli_and_the_dialog_offer(text: str, expected: object) -> None:
+    assert parse_split(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("train=0.8,val=x", "NAME=FRACTION"),
+        ("train=-1,val=2", "non-negative"),
+        ("train=0.5,train=0.5", "distinct names"),
+        ("=0.5", "NAME=FRACTION"),
+        ("train=0,val=0", "add up to 0"),
+        ("train=nan", "non-negative"),
+        ("../evil", "plain name"),
+        ("a/b=1", "plain name"),
+    ],
+)
+def test_parse_split_refuses_with_the_value_and_what_was_expected(text: str, match: str) -> None:
+    with pytest.raises(FormatError, match=match) as info:
+        parse_split(text)
+    assert repr(text.strip()) in str(info.value) or text.split("=")[0] in str(info.value)
+
+
+def test_check_city() -> None:
+    assert check_city(None) is None and check_city("my-city2") == "my-city2"
+    for bad in ("my_city", "a/b", ""):
+        with pytest.raises(FormatError, match="city"):
+            check_city(bad)
 
 
 def test_generated_names_import_back_through_mapping_csv(tmp_path: Path) -> None:
