@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.controllers.job_slot import JobSlot
 from app.controllers.session import SessionController
 from app.widgets.dialogs import ExportDialog
 from app.widgets.status_bar import JobIndicator
@@ -73,8 +74,7 @@ class ExportController(QObject):
     def __init__(self, session: SessionController, jobs: JobIndicator, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.jobs = jobs
-        self.worker: FunctionWorker | None = None
+        self.slot = JobSlot(jobs, "export")
         self.last_folder = ""
 
     def _parent_widget(self) -> QWidget | None:
@@ -95,28 +95,19 @@ class ExportController(QObject):
     def export(self, formats: list[str], folder: Path, *, reviewed_only: bool = True) -> None:
         """Save the open image, then export ``formats`` into ``folder`` in a worker."""
         project = self.session.project
-        if project is None or self.worker is not None or not formats:
+        if project is None or self.slot.worker is not None or not formats:
             return
         self.session.save_current()
         self.last_folder = str(folder)
         jobs = [(fmt, Path(folder) / fmt if len(formats) > 1 else Path(folder)) for fmt in formats]
         statuses = (ImageStatus.REVIEWED,) if reviewed_only else None
         worker = FunctionWorker(run_exports, project, jobs, statuses, name="export")
-        worker.progress.connect(lambda d, t, m: self.jobs.update_progress("export", d, t, m))
         worker.finished.connect(self._done)
         worker.failed.connect(self.error)
-        worker.done.connect(self._worker_done)
-        self.jobs.start("export", "Exporting", 1000 * len(jobs))
-        self.worker = worker
-        worker.start()
+        self.slot.start(worker, "Exporting", 1000 * len(jobs))
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-
-    def _worker_done(self) -> None:
-        self.worker = None
-        self.jobs.stop("export")
+        self.slot.cancel()
 
     def _done(self, reports: list[tuple[str, BatchReport]]) -> None:
         self.finished.emit(reports)

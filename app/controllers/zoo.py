@@ -13,6 +13,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from app.controllers.job_slot import JobSlot
 from app.controllers.presegment import PresegmentController
 from app.controllers.session import SessionController
 from app.model.zoo_choice import download_status, zoo_rows
@@ -40,8 +41,11 @@ class ZooController(QObject):
         super().__init__(parent)
         self.session = session
         self.presegment = presegment
-        self.jobs = jobs
-        self.worker: FunctionWorker | None = None
+        self.slot = JobSlot(jobs, JOB_KEY)
+
+    @property
+    def worker(self) -> FunctionWorker | None:
+        return self.slot.worker
 
     def _parent_widget(self) -> QWidget | None:
         parent = self.parent()
@@ -62,23 +66,13 @@ class ZooController(QObject):
             return
         entry = zoo.get_entry(name)
         worker = FunctionWorker(zoo.fetch, entry, url=url, name=f"download {name}")
-        worker.progress.connect(
-            lambda d, t, _m: self.jobs.update_progress(JOB_KEY, d, t, download_status(d, t))
-        )
         worker.finished.connect(self._fetched)
         worker.failed.connect(self.error)
-        worker.done.connect(self._worker_done)
-        self.jobs.start(JOB_KEY, f"Downloading {name}", int(entry.approx_mb * 1e6))
-        self.worker = worker
-        worker.start()
+        total = int(entry.approx_mb * 1e6)
+        self.slot.start(worker, f"Downloading {name}", total, lambda d, t, _m: download_status(d, t))
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-
-    def _worker_done(self) -> None:
-        self.worker = None
-        self.jobs.stop(JOB_KEY)
+        self.slot.cancel()
 
     def _fetched(self, path: object) -> None:
         self.downloaded.emit(str(path))

@@ -20,6 +20,7 @@ BENCHMARKS = {
     "train": "danet_core.bench.training",  # training-step throughput, efficient vs naive PAM
     "project": "danet_core.bench.project",  # project open time, export speed
     "assist": "danet_core.bench.assist",  # the simulated annotator / fine-tune loop on CamVid
+    "onnx": "danet_core.bench.onnx",  # plain vs checked ONNX export, ORT vs PyTorch latency
 }
 
 

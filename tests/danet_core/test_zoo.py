@@ -53,12 +53,10 @@ def test_approximate_sizes_are_the_architectures_weights(name):
 
 def _official_file(tmp_path):
     sys.path.insert(0, str(Path(__file__).parent / "models"))
-    from reference_danets import RefDANet18, randomise  # the official code's layout, as a ResNet-18
+    from reference_danets import official_r18_checkpoint  # the official code's layout, as a ResNet-18
 
-    ref = randomise(RefDANet18("official", num_classes=19, multi_grid=(4, 8, 16)))
-    path = tmp_path / "served.pth"
-    torch.save({"state_dict": ref.state_dict()}, path)
-    return path.read_bytes(), ref
+    ref = official_r18_checkpoint(tmp_path / "served.pth")
+    return (tmp_path / "served.pth").read_bytes(), ref
 
 
 def test_fetch_downloads_verifies_caches_and_loads_with_the_zoo_options(tmp_path):
@@ -133,3 +131,23 @@ def test_cache_dir_is_shared_and_can_be_moved(monkeypatch, tmp_path):
     assert zoo.cache_dir().parts[-2:] == ("danet-annotator", "models")
     monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path / "elsewhere"))
     assert zoo.cache_dir() == tmp_path / "elsewhere"
+
+
+def test_source_auto_takes_the_zoo_options_for_a_zoo_file_and_warns_otherwise(tmp_path, caplog):
+    sys.path.insert(0, str(Path(__file__).parent / "models"))
+    from reference_danets import RefDANet18, randomise
+
+    state = {"state_dict": randomise(RefDANet18("mmseg", num_classes=19)).state_dict()}
+    entry = zoo.get_entry("mmseg-danet-r50-cityscapes-769x769-40k")
+    torch.save(state, tmp_path / entry.filename)
+    torch.save(state, tmp_path / "danet_r18-d8_769x769_mine.pth")
+    assert load_model(tmp_path / entry.filename).meta.config.align_corners is True  # mmseg trained it so
+    with caplog.at_level("WARNING"):
+        mine = load_model(tmp_path / "danet_r18-d8_769x769_mine.pth")
+    assert mine.meta.config.align_corners is False
+    assert "assuming the mmseg defaults multi_grid=None, align_corners=False" in caplog.text
+    assert "its name says 769x769: mmseg trained those with align_corners=True" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        load_model(tmp_path / "danet_r18-d8_769x769_mine.pth", align_corners=True, multi_grid=None)
+    assert "cannot be read from the weights" not in caplog.text  # the caller said it

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "danet_core"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "danet_core" / "models"))
 from loopback_server import LoopbackServer  # noqa: E402
-from reference_danets import RefDANet18, randomise  # noqa: E402
+from reference_danets import official_r18_checkpoint  # noqa: E402
 
 pytestmark = pytest.mark.gui
 NAME = "official-danet101-cityscapes"
@@ -34,8 +33,7 @@ def street_project(tmp_path):
 
 @pytest.fixture
 def official_bytes(tmp_path):
-    ref = randomise(RefDANet18("official", num_classes=19, multi_grid=(4, 8, 16)))
-    torch.save({"state_dict": ref.state_dict()}, tmp_path / "served.pth")
+    official_r18_checkpoint(tmp_path / "served.pth")
     return (tmp_path / "served.pth").read_bytes()
 
 

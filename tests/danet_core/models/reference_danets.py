@@ -317,3 +317,10 @@ class RefDANet18(nn.Module):
         outs = self.decode_head(c4) if self.layout == "mmseg" else self.head(c4)
         align = self.layout != "mmseg"
         return [F.interpolate(o, size, mode="bilinear", align_corners=align) for o in outs]
+
+
+def official_r18_checkpoint(path, num_classes: int = 19, multi_grid=(4, 8, 16)) -> RefDANet18:
+    """Save a random official-layout DANet-R18 as ``{"state_dict": ...}`` (as the release) and return it."""
+    ref = randomise(RefDANet18("official", num_classes=num_classes, multi_grid=multi_grid))
+    torch.save({"state_dict": ref.state_dict()}, path)
+    return ref
