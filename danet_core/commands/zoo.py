@@ -53,10 +53,9 @@ def run_download(args: argparse.Namespace) -> int:
     with tqdm(total=int(entry.approx_mb * 1e6), unit="B", unit_scale=True, disable=args.no_progress) as bar:
 
         def progress(done: int, total: int, _msg: str) -> None:
-            if total:
+            if total and bar.total != total:
                 bar.total = total
-            bar.n = done
-            bar.refresh()
+            bar.update(done - bar.n)  # tqdm redraws at most every 0.1 s
 
         path = zoo.fetch(entry, url=args.url, timeout=args.timeout, progress=progress)
     print(f"{path}: verified ({entry.name})")
