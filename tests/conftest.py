@@ -63,3 +63,24 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     save_checkpoint(path, model, classes=classes, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
     return path
+
+
+@pytest.fixture(scope="session")
+def make_danet():
+    """A factory of tiny random DANet-R18s in eval mode with the attention switched on (PAM/CAM gammas,
+    0 at init) and a sharper classifier, so that every path and the label map matter in a test."""
+
+    def make(num_classes: int, *, seed: int = 0, pam: float = 0.5, cam: float = 0.0, cls_scale: float = 1.0):
+        import torch
+
+        from danet_core.models import get_model
+
+        torch.manual_seed(seed)
+        m = get_model("danet", depth=18, num_classes=num_classes).eval()
+        with torch.no_grad():
+            m.head.pam.gamma.fill_(pam)
+            m.head.cam.gamma.fill_(cam)
+            m.head.cls[1].weight.mul_(cls_scale)
+        return m
+
+    return make

@@ -13,14 +13,8 @@ from danet_core.models import cam_attention_matrix, get_model
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    m = get_model("danet", depth=18, num_classes=4).eval()
-    with torch.no_grad():
-        m.head.pam.gamma.fill_(0.5)
-        m.head.cam.gamma.fill_(0.3)
-        m.head.cls[1].weight.mul_(20)  # sharper softmax so labels vary over the image
-    return m
+def model(make_danet):
+    return make_danet(4, pam=0.5, cam=0.3, cls_scale=20)  # sharper softmax so labels vary over the image
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import torch
 
 from danet_core.checkpoints import load_model, save_checkpoint
 from danet_core.cli import main
-from danet_core.models import get_model
 from danet_core.onnx_export import REL_TOL, OnnxExportError, export_onnx
 
 ort = pytest.importorskip("onnxruntime", reason='onnxruntime is an optional extra: pip install -e ".[onnx]"')
@@ -19,13 +18,8 @@ onnx = pytest.importorskip("onnx", reason='onnx is an optional extra: pip instal
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    model = get_model("danet", depth=18, num_classes=3).eval()
-    with torch.no_grad():  # attention switched on and logits of a trained model's scale
-        model.head.pam.gamma.fill_(0.5)
-        model.head.cam.gamma.fill_(0.3)
-        model.head.cls[1].weight.mul_(10)
+def checkpoint(tmp_path_factory, make_danet):
+    model = make_danet(3, pam=0.5, cam=0.3, cls_scale=10)  # logits of a trained model's scale
     named = [("road", [128, 64, 128]), ("car", [0, 0, 142]), ("sky", [70, 130, 180])]
     classes = [{"name": n, "color": c, "train_id": i} for i, (n, c) in enumerate(named)]
     path = tmp_path_factory.mktemp("onnx") / "m.pt"

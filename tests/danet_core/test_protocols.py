@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 
 from danet_core.inference import Predictor
-from danet_core.models import get_model
 from danet_core.options import PredictOptions
 from danet_core.protocols import mmseg_sizes
 
@@ -24,14 +23,8 @@ MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(1)
-    m = get_model("danet", depth=18, num_classes=4).eval()
-    with torch.no_grad():
-        m.head.pam.gamma.fill_(0.3)
-        m.head.cam.gamma.fill_(0.2)
-        m.head.cls[1].weight.mul_(20)  # logits of a few units, like a trained model
-    return m
+def model(make_danet):
+    return make_danet(4, seed=1, pam=0.3, cam=0.2, cls_scale=20)  # logits of a few units, as trained
 
 
 @pytest.fixture(scope="module")

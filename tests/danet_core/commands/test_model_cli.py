@@ -31,13 +31,8 @@ def _official_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    m = get_model("danet", depth=18, num_classes=3).eval()
-    with torch.no_grad():
-        m.head.pam.gamma.fill_(0.5)
-        m.head.cls[1].weight.mul_(10)
-    return m
+def model(make_danet):
+    return make_danet(3, pam=0.5, cls_scale=10)
 
 
 def test_import_checkpoint_writes_an_equivalent_native_checkpoint(tmp_path, model, capsys):
