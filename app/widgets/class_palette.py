@@ -5,8 +5,10 @@ Decisions:
 - Order: classes that count in evaluation first, in label-set order, then the ones ignored in
   evaluation (for Cityscapes: road, sidewalk, building, ... before "ego vehicle", "rectification
   border", ...), so the hotkeys 1..9, 0 reach the classes people actually paint.
-- Hotkeys select the 1st..10th class *shown*: type in the search box to narrow the list, then press a
-  number. Enter in the search box picks the first match.
+- Number keys always mean the 1st..10th class in palette order (``app.model.view_hints.hotkey_classes``),
+  whatever the search shows: a user who learnt "4 = Road" must never paint Pedestrian because a search
+  narrowed the list. Each row keeps its number while filtered; a key whose class the search hides clears
+  the search, so the selected class is in view. Enter in the search box picks the first match.
 - ``class_selected(int)`` is emitted whenever the current class changes, whether by a click, a hotkey
   or :meth:`ClassPalette.set_current_index`.
 """
@@ -28,9 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model.view_hints import HOTKEYS, hotkey_label, palette_order
+
 logger = logging.getLogger(__name__)
 
-HOTKEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0")
 _INDEX_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -44,11 +47,6 @@ def color_icon(color: tuple[int, int, int], size: int = 16) -> QIcon:
     painter.drawPixmap(1, 1, inner)
     painter.end()
     return QIcon(pix)
-
-
-def palette_order(label_set: Any) -> list[Any]:
-    """Classes in palette order: evaluated classes first, then those ignored in evaluation."""
-    return sorted(label_set.classes, key=lambda c: bool(getattr(c, "ignore_in_eval", False)))
 
 
 class LockSelector(QComboBox):
@@ -96,7 +94,7 @@ class ClassPalette(QWidget):
         self.search.setPlaceholderText("Search classes…")
         self.search.setClearButtonEnabled(True)
         self.list = QListWidget(self)
-        self.list.setToolTip("Click a class to paint with it; keys 1..9, 0 pick the classes shown")
+        self.list.setToolTip("Click a class to paint with it; keys 1..9, 0 pick the numbered classes")
         # at least ~5 rows, yet the window still fits a 768-px-high screen (minimum height checked)
         self.list.setMinimumHeight(5 * self.list.fontMetrics().height() + 16)
         self.lock_selector = LockSelector(self)
@@ -118,8 +116,8 @@ class ClassPalette(QWidget):
         self._label_set = label_set
         self.list.blockSignals(True)
         self.list.clear()
-        for c in palette_order(label_set):
-            item = QListWidgetItem(color_icon(c.color), c.name)
+        for row, c in enumerate(palette_order(label_set)):
+            item = QListWidgetItem(color_icon(c.color), hotkey_label(row, c.name))
             item.setData(_INDEX_ROLE, int(c.index))
             item.setToolTip(f"{c.name} (index {c.index}" + (f", {c.category})" if c.category else ")"))
             self.list.addItem(item)
@@ -144,15 +142,26 @@ class ClassPalette(QWidget):
 
     # --- hotkeys and search ----------------------------------------------------------------------
     def hotkey_actions(self, parent: QWidget) -> list[QAction]:
-        """Ten actions (keys 1..9, 0) selecting the 1st..10th shown class, added to ``parent``."""
+        """Ten actions (keys 1..9, 0) selecting the 1st..10th class in palette order, added to ``parent``."""
         actions = []
         for pos, key in enumerate(HOTKEYS):
-            action = QAction(f"Class {pos + 1}", parent)
+            action = QAction(f"Class {key}", parent)
             action.setShortcut(QKeySequence(key))
-            action.triggered.connect(lambda _=False, p=pos: self.select_visible(p))
+            action.triggered.connect(lambda _=False, p=pos: self.select_hotkey(p))
             parent.addAction(action)
             actions.append(action)
         return actions
+
+    def select_hotkey(self, position: int) -> bool:
+        """Select the ``position``-th class in palette order (0-based), shown or not; a search that hides
+        it is cleared so that the selection is visible. False when the label set has fewer classes."""
+        if not 0 <= position < self.list.count():
+            return False
+        item = self.list.item(position)
+        if item.isHidden():
+            self.search.clear()
+        self.list.setCurrentItem(item)
+        return True
 
     def select_visible(self, position: int) -> bool:
         """Select the ``position``-th shown class (0-based); False when there are fewer."""
@@ -169,18 +178,13 @@ class ClassPalette(QWidget):
         return int(self.list.item(row).data(_INDEX_ROLE))
 
     def _apply_filter(self, text: str) -> None:
+        """Hide the rows that do not match; rows keep their text (and so their number key)."""
         needle = text.strip().casefold()
-        shown = 0
         for row in range(self.list.count()):
             item = self.list.item(row)
             c = self._label_set.by_index(self._item_index(row)) if self._label_set is not None else None
             hay = f"{c.name} {c.category}".casefold() if c is not None else item.text().casefold()
-            hide = bool(needle) and needle not in hay
-            item.setHidden(hide)
-            if not hide:
-                name = c.name if c is not None else item.text()
-                item.setText(f"{HOTKEYS[shown]}  {name}" if shown < len(HOTKEYS) else f"    {name}")
-                shown += 1
+            item.setHidden(bool(needle) and needle not in hay)
 
     def _on_item_changed(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         if item is None:
