@@ -84,3 +84,20 @@ def make_danet():
         return m
 
     return make
+
+
+@pytest.fixture(scope="session")
+def write_images():
+    """A factory writing ``n`` random RGB PNGs ``{prefix}{i}.png`` of ``h`` x ``w`` into a new folder."""
+
+    def write(folder: Path, n: int, h: int, w: int, prefix: str = "img") -> Path:
+        import numpy as np
+        from PIL import Image
+
+        folder.mkdir(parents=True)
+        rng = np.random.default_rng(0)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / f"{prefix}{i}.png")
+        return folder
+
+    return write

@@ -9,9 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from danet_core.batch_predict import PredictReport, predict_images, shard
 from danet_core.checkpoints import load_model
@@ -22,12 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def images(tmp_path):
-    src = tmp_path / "images"
-    src.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(5):
-        Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(src / f"img{i}.png")
+def images(tmp_path, write_images):
+    src = write_images(tmp_path / "images", 5, 24, 32)
     (src / "broken.png").write_bytes(b"\x89PNG not really")
     return src
 

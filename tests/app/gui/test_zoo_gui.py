@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "danet_core"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "danet_core" / "models"))
@@ -19,14 +17,10 @@ NAME = "official-danet101-cityscapes"
 
 
 @pytest.fixture
-def street_project(tmp_path):
+def street_project(tmp_path, write_images):
     from danet_core.project import Project
 
-    images = tmp_path / "images"
-    images.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(2):
-        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(images / f"f{i}.png")
+    images = write_images(tmp_path / "images", 2, 48, 64, prefix="f")
     Project.create(tmp_path / "project", images, "cityscapes").close()
     return tmp_path / "project"
 
