@@ -52,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", required=True, choices=FORMATS)
     p.add_argument("--status", default="reviewed", choices=STATUSES, help="status of imported images")
     p.add_argument("--overwrite", action="store_true", help="replace masks the project already has")
+    p.add_argument(
+        "--dry-run", action="store_true", help="only show which files match which images; write nothing"
+    )
     p.set_defaults(func=_import)
 
     e = subparsers.add_parser("export", help="export a project's masks (cityscapes, labelme, palette, mask)")
@@ -157,9 +160,13 @@ def _rescan(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from danet_core.formats import import_labels
+    from danet_core.formats import import_labels, preview_labels
     from danet_core.project import Project
 
+    if args.dry_run:
+        with Project.open(args.project_dir) as project:
+            print(preview_labels(project, args.folder, args.format).summary())
+        return 0
     progress, bar = _progress("importing")
     with Project.open(args.project_dir) as project:
         report = import_labels(

@@ -2,7 +2,9 @@
 
 One entry point per direction so the CLI and the app call the same functions:
 ``export_project(project, out_dir, fmt, **options)`` and ``import_labels(project, folder, fmt, **options)``,
-both long jobs (``progress``/``should_stop``) returning a :class:`BatchReport`.
+both long jobs (``progress``/``should_stop``) returning a :class:`BatchReport`; ``preview_labels`` is the
+import's dry run (which file matches which image, which images already have a mask), built from the
+same matching (:mod:`danet_core.formats.sources`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import os
 from typing import Any
 
 from danet_core.formats.common import BatchReport, ExportFolderError, FormatError
+from danet_core.formats.preview import FormatGuess, ImportPreview, guess_format, preview_import
+from danet_core.formats.sources import import_from, label_source
 from danet_core.project import Project
 
 EXPORT_FORMATS = ("cityscapes", "labelme", "palette", "mask")
@@ -37,20 +41,16 @@ def export_project(
 
 
 def import_labels(project: Project, folder: str | os.PathLike[str], fmt: str, **options: Any) -> BatchReport:
-    """Import annotations from ``folder`` into the project's matching images."""
-    if fmt == "cityscapes":
-        from danet_core.formats.cityscapes_import import import_cityscapes
+    """Import annotations from ``folder`` into the project's matching images (``options``: ``status``,
+    ``overwrite``, ``expected``, ``progress``, ``should_stop``; see :func:`sources.import_from`)."""
+    return import_from(project, label_source(project, folder, fmt), **options)
 
-        return import_cityscapes(project, folder, **options)
-    if fmt == "labelme":
-        from danet_core.formats.labelme import import_labelme
 
-        return import_labelme(project, folder, **options)
-    if fmt in ("palette", "mask"):
-        from danet_core.formats.masks import import_masks
-
-        return import_masks(project, folder, **options)
-    raise FormatError(f"unknown import format {fmt!r}; expected one of {', '.join(IMPORT_FORMATS)}")
+def preview_labels(
+    project: Project, folder: str | os.PathLike[str], fmt: str, **options: Any
+) -> ImportPreview:
+    """What :func:`import_labels` would do with ``folder``, without writing anything (a dry run)."""
+    return preview_import(label_source(project, folder, fmt), fmt, **options)
 
 
 __all__ = [
@@ -59,6 +59,10 @@ __all__ = [
     "BatchReport",
     "ExportFolderError",
     "FormatError",
+    "FormatGuess",
+    "ImportPreview",
     "export_project",
+    "guess_format",
     "import_labels",
+    "preview_labels",
 ]

@@ -6,7 +6,7 @@ name without ``_leftImg8bit``), or through the ``mapping.csv`` of a ``danet expo
 names). labelIds are taken as they are (project masks store label ids); polygons are rasterised
 exactly as cityscapesScripts' json2labelImg does (PIL fill in list order, ``...group`` labels as
 their class, negative ids such as ``license plate`` skipped, deleted objects skipped). Images that
-already have a mask are skipped unless ``overwrite`` is set.
+already have a mask are kept unless ``overwrite`` is set (see :mod:`danet_core.formats.sources`).
 """
 
 from __future__ import annotations
@@ -16,15 +16,16 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from danet_core.formats.cityscapes_labels import NAME_TO_LABEL, is_cityscapes_set
-from danet_core.formats.common import BatchReport, FormatError, run_items
+from danet_core.formats.common import BatchReport, FormatError
 from danet_core.formats.polygons import PolygonError, check_declared_size, draw_polygons, parse_points
+from danet_core.formats.sources import LabelSource, import_from
 from danet_core.images import load_mask_png
-from danet_core.jobs import ProgressFn, StopFn
-from danet_core.project import ImageRecord, ImageStatus, Project
+from danet_core.project import ImageRecord, Project
 
 GT_RE = re.compile(r"^(?P<key>.+?)_(?:gtFine|gtCoarse)_(?P<kind>labelIds\.png|polygons\.json)$")
 
@@ -110,54 +111,43 @@ def _image_key(rec: ImageRecord) -> str:
     return stem[: -len("_leftImg8bit")] if stem.endswith("_leftImg8bit") else stem
 
 
-def import_cityscapes(
-    project: Project,
-    gt_root: str | os.PathLike[str],
-    *,
-    status: ImageStatus | str = ImageStatus.REVIEWED,
-    overwrite: bool = False,
-    progress: ProgressFn | None = None,
-    should_stop: StopFn | None = None,
-) -> BatchReport:
-    """Import every ground-truth file under ``gt_root`` whose key names a project image."""
-    root = Path(gt_root)
-    if not root.is_dir():
-        raise FormatError(f"{root}: not a folder; expected a Cityscapes gtFine folder")
-    if not is_cityscapes_set(project.label_set):
-        raise FormatError(
-            f"project label set {project.label_set.name!r} is not Cityscapes; cannot import labelIds"
-        )
-    by_key: dict[str, ImageRecord] = {}
-    for rec in project.images():
-        by_key.setdefault(_image_key(rec), rec)
-    files = find_ground_truth(root)
-    renamed = read_name_mapping(root)
-    report = BatchReport()
+class CityscapesSource(LabelSource):
+    """The ground truth under a gtFine folder (one file per key, see :func:`find_ground_truth`),
+    matched by Cityscapes key or through a ``mapping.csv``; needs a Cityscapes label set."""
 
-    def handle(item: tuple[str, Path]) -> bool:
-        key, path = item
-        rec = by_key.get(key)
-        if rec is None and key in renamed:
-            rec = project.find(renamed[key])
+    expected = "a Cityscapes gtFine folder"
+
+    def __init__(self, project: Project, folder: str | os.PathLike[str]) -> None:
+        super().__init__(project, folder)
+        if not is_cityscapes_set(project.label_set):
+            raise FormatError(
+                f"project label set {project.label_set.name!r} is not Cityscapes; cannot import labelIds"
+            )
+        self.by_key: dict[str, ImageRecord] = {}
+        for rec in project.images():
+            self.by_key.setdefault(_image_key(rec), rec)
+        self.renamed = read_name_mapping(self.root)
+
+    def files(self) -> list[Path]:
+        return list(find_ground_truth(self.root).values())
+
+    def match(self, path: Path) -> tuple[ImageRecord, None]:
+        m = GT_RE.match(path.name)
+        key = m["key"] if m else path.stem
+        rec = self.by_key.get(key)
+        if rec is None and key in self.renamed:
+            rec = self.project.find(self.renamed[key])
         if rec is None:
             raise FormatError(f"{path}: no project image named {key}_leftImg8bit (or {key})")
-        if rec.has_mask and not overwrite:
-            report.details.setdefault("kept_existing", []).append(rec.rel_path)
-            return False
-        ids = (
-            read_label_ids(path)
-            if path.name.endswith(".png")
-            else read_polygons(path, project.image_size(rec.id))
-        )
-        project.save_mask(rec.id, ids, status=status)  # label ids are the Cityscapes mask indices
-        return True
+        return rec, None
 
-    return run_items(
-        list(files.items()),
-        len(files),
-        handle,
-        lambda it: str(it[1]),
-        report,
-        progress=progress,
-        should_stop=should_stop,
-    )
+    def read(self, path: Path, record: ImageRecord, content: None) -> np.ndarray:
+        if path.name.endswith(".png"):
+            return read_label_ids(path)  # label ids are the Cityscapes mask indices
+        return read_polygons(path, self.project.image_size(record.id))
+
+
+def import_cityscapes(project: Project, gt_root: str | os.PathLike[str], **options: Any) -> BatchReport:
+    """Import every ground-truth file under ``gt_root`` whose key names a project image (``options``:
+    those of :func:`danet_core.formats.sources.import_from`)."""
+    return import_from(project, CityscapesSource(project, gt_root), **options)

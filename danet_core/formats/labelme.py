@@ -37,6 +37,7 @@ from danet_core.formats.common import (
     write_bytes,
 )
 from danet_core.formats.polygons import PolygonError, check_declared_size, mask_to_regions, parse_points
+from danet_core.formats.sources import LabelSource, import_from
 from danet_core.jobs import ProgressFn, StopFn
 from danet_core.labels import LabelSet
 from danet_core.project import ImageRecord, ImageStatus, Project
@@ -182,54 +183,48 @@ def export_labelme(
     )
 
 
-def _record_for(
-    project: Project,
-    path: Path,
-    root: Path,
-    doc: Any,
-    by_rel: dict[str, ImageRecord],
-    by_stem: dict[str, list[ImageRecord]],
-) -> ImageRecord:
-    image_path = doc.get("imagePath") if isinstance(doc, dict) else None
-    if isinstance(image_path, str) and image_path:
-        candidate = os.path.normpath(os.path.join(path.parent, image_path))
-        rel = os.path.relpath(candidate, project.image_root).replace(os.sep, "/")
-        if not rel.startswith("../"):
-            rec = project.find(rel)
-            if rec is not None:
-                return rec
-    return find_record(path.relative_to(root).with_suffix("").as_posix(), by_rel, by_stem, path)
+def read_labelme(path: Path) -> Any:
+    """The parsed JSON document of ``path`` (malformed -> FormatError naming the file)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path}: malformed labelme JSON ({exc})") from exc
 
 
-def import_labelme(
-    project: Project,
-    json_dir: str | os.PathLike[str],
-    *,
-    status: ImageStatus | str = ImageStatus.REVIEWED,
-    overwrite: bool = False,
-    progress: ProgressFn | None = None,
-    should_stop: StopFn | None = None,
-) -> BatchReport:
-    """Import every ``*.json`` under ``json_dir`` into the matching project image."""
-    root = Path(json_dir)
-    if not root.is_dir():
-        raise FormatError(f"{root}: not a folder; expected a folder of labelme JSON files")
-    files = sorted(p for p in root.rglob("*.json") if p.is_file())
-    by_rel, by_stem = match_images(project)
-    report = BatchReport()
+class LabelmeSource(LabelSource):
+    """Every ``*.json`` under the folder, matched by its ``imagePath``, else by relative path or stem."""
 
-    def handle(path: Path) -> bool:
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FormatError(f"{path}: malformed labelme JSON ({exc})") from exc
-        rec = _record_for(project, path, root, doc, by_rel, by_stem)
-        if rec.has_mask and not overwrite:
-            report.details.setdefault("kept_existing", []).append(rec.rel_path)
-            return False
-        mask, skipped = labelme_to_mask(doc, project.label_set, str(path), project.image_size(rec.id))
-        report.details["skipped_shapes"] = report.details.get("skipped_shapes", 0) + skipped
-        project.save_mask(rec.id, mask, status=status)
-        return True
+    expected = "a folder of labelme JSON files"
 
-    return run_items(files, len(files), handle, str, report, progress=progress, should_stop=should_stop)
+    def __init__(self, project: Project, folder: str | os.PathLike[str]) -> None:
+        super().__init__(project, folder)
+        self.by_rel, self.by_stem = match_images(project)
+        self.details["skipped_shapes"] = 0
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.root.rglob("*.json") if p.is_file())
+
+    def match(self, path: Path) -> tuple[ImageRecord, Any]:
+        doc = read_labelme(path)
+        image_path = doc.get("imagePath") if isinstance(doc, dict) else None
+        if isinstance(image_path, str) and image_path:
+            candidate = os.path.normpath(os.path.join(path.parent, image_path))
+            rel = os.path.relpath(candidate, self.project.image_root).replace(os.sep, "/")
+            if not rel.startswith("../"):
+                rec = self.project.find(rel)
+                if rec is not None:
+                    return rec, doc
+        rel_no_ext = path.relative_to(self.root).with_suffix("").as_posix()
+        return find_record(rel_no_ext, self.by_rel, self.by_stem, path), doc
+
+    def read(self, path: Path, record: ImageRecord, content: Any) -> np.ndarray:
+        size = self.project.image_size(record.id)
+        mask, skipped = labelme_to_mask(content, self.project.label_set, str(path), size)
+        self.details["skipped_shapes"] += skipped
+        return mask
+
+
+def import_labelme(project: Project, json_dir: str | os.PathLike[str], **options: Any) -> BatchReport:
+    """Import every ``*.json`` under ``json_dir`` into the matching project image (``options``: those
+    of :func:`danet_core.formats.sources.import_from`)."""
+    return import_from(project, LabelmeSource(project, json_dir), **options)

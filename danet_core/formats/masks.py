@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from danet_core.formats.common import (
     safe_output_path,
     write_png,
 )
+from danet_core.formats.sources import LabelSource, import_from
 from danet_core.images import load_mask_png
 from danet_core.jobs import ProgressFn, StopFn
 from danet_core.labels import LabelSet
@@ -90,30 +92,27 @@ def read_id_mask(path: Path, label_set: LabelSet) -> np.ndarray:
     return lut[ids]
 
 
-def import_masks(
-    project: Project,
-    mask_dir: str | os.PathLike[str],
-    *,
-    status: ImageStatus | str = ImageStatus.REVIEWED,
-    overwrite: bool = False,
-    progress: ProgressFn | None = None,
-    should_stop: StopFn | None = None,
-) -> BatchReport:
-    """Import every PNG under ``mask_dir`` (palette or plain 8-bit export ids) into the matching image."""
-    root = Path(mask_dir)
-    if not root.is_dir():
-        raise FormatError(f"{root}: not a folder; expected a folder of mask PNGs")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() == ".png" and p.is_file())
-    by_rel, by_stem = match_images(project)
-    report = BatchReport()
+class MaskSource(LabelSource):
+    """Every ``*.png`` under the folder, matched by relative path without extension, else by stem."""
 
-    def handle(path: Path) -> bool:
-        rel = path.relative_to(root).with_suffix("").as_posix()
-        rec = find_record(rel, by_rel, by_stem, path)
-        if rec.has_mask and not overwrite:
-            report.details.setdefault("kept_existing", []).append(rec.rel_path)
-            return False
-        project.save_mask(rec.id, read_id_mask(path, project.label_set), status=status)
-        return True
+    expected = "a folder of mask PNGs"
 
-    return run_items(files, len(files), handle, str, report, progress=progress, should_stop=should_stop)
+    def __init__(self, project: Project, folder: str | os.PathLike[str]) -> None:
+        super().__init__(project, folder)
+        self.by_rel, self.by_stem = match_images(project)
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.root.rglob("*") if p.suffix.lower() == ".png" and p.is_file())
+
+    def match(self, path: Path) -> tuple[ImageRecord, None]:
+        rel = path.relative_to(self.root).with_suffix("").as_posix()
+        return find_record(rel, self.by_rel, self.by_stem, path), None
+
+    def read(self, path: Path, record: ImageRecord, content: None) -> np.ndarray:
+        return read_id_mask(path, self.project.label_set)
+
+
+def import_masks(project: Project, mask_dir: str | os.PathLike[str], **options: Any) -> BatchReport:
+    """Import every PNG under ``mask_dir`` (palette or plain 8-bit export ids) into the matching image
+    (``options``: those of :func:`danet_core.formats.sources.import_from`)."""
+    return import_from(project, MaskSource(project, mask_dir), **options)
