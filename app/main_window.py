@@ -393,14 +393,15 @@ class MainWindow(QMainWindow):
             self.open_path(d)
 
     def _fill_recent_menu(self) -> None:
+        """Recent projects by the image folder the user chose (the project folder is internal)."""
         self.recent_menu.clear()
         entries = self.recent.existing()
         if not entries:
             self.recent_menu.addAction("(none)").setEnabled(False)
         for entry in entries:
-            self.recent_menu.addAction(str(entry)).triggered.connect(
-                lambda _=False, e=entry: self.open_path(e)
-            )
+            action = self.recent_menu.addAction(entry.label())
+            action.setToolTip(str(entry.project_dir))
+            action.triggered.connect(lambda _=False, e=entry.project_dir: self.open_path(e))
 
     def load_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

@@ -24,10 +24,15 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from app.controllers.presegment import PresegmentController
 from app.controllers.session import SessionController
 from app.model.devices import DeviceInfo
-from app.model.finetune_eval import Comparison, compare_on_heldout, decide, describe
-from app.model.finetune_plan import FinetunePlan, to_train_config
+from app.model.finetune_eval import Comparison, compare_on_heldout, describe, guard_reason
 from app.model.finetune_run import RunOutcome
-from app.model.finetune_setup import CheckpointMetaCache, new_run_dir, project_plan, version_metrics
+from app.model.finetune_setup import (
+    CheckpointMetaCache,
+    new_run_dir,
+    project_plan,
+    version_label_set_change,
+    version_metrics,
+)
 from app.model.review_queue import format_effort, project_effort
 from app.model.settings import AppSettings
 from app.widgets.finetune_panel import FinetunePanel
@@ -35,6 +40,7 @@ from app.workers.base import FunctionWorker
 from app.workers.finetune import FinetuneWorker, train_command
 from danet_core.options import DEVICE_AUTO
 from danet_core.project import ModelVersion, Project
+from danet_core.training.finetune_plan import FinetunePlan, expected_quality, to_train_config
 from danet_core.training.layout import RunLayout
 
 log = logging.getLogger(__name__)
@@ -134,7 +140,8 @@ class FinetuneController(QObject):
         reviewed = sum(1 for r in records if str(r.status) == "reviewed")
         effort = format_effort(project_effort(records))
         try:
-            self.panel.set_plan(self.plan(), reviewed, effort)
+            plan = self.plan()
+            self.panel.set_plan(plan, reviewed, effort, expected_quality(plan, reviewed))
         except ValueError as exc:
             self.panel.summary.setText(f"{effort}\n{exc}")
         active = project.active_model_version()
@@ -156,7 +163,7 @@ class FinetuneController(QObject):
             self.inform(str(exc))
             return False
         active = project.active_model_version()
-        change = self.checkpoint_meta.label_set_change(active.path, project.label_set) if active else ""
+        change = version_label_set_change(active, project.label_set, self.checkpoint_meta) if active else ""
         if change and plan.init_from_active:
             question = (
                 f"The project's classes changed since model v{active.id} was trained ({change}). "
@@ -278,6 +285,7 @@ class FinetuneController(QObject):
             self._plan or FinetunePlan(),
             previous=active,
             reviewed_images=len(project.images(status="reviewed")),
+            classes=[c.name for c in project.label_set.train_classes()],
         )
         try:
             version = project.add_model_version(
@@ -288,10 +296,14 @@ class FinetuneController(QObject):
             self.error.emit(str(exc), "")
             return
         text = describe(cmp)
-        verdict = decide(cmp, has_previous=active is not None)
-        use = verdict == "use"
+        plan = self._plan or FinetunePlan()
+        reason = guard_reason(cmp, has_previous=active is not None, val_fraction=plan.val_fraction)
+        use = not reason
         if not use:
-            use = self.ask(f"{text}.\n\nMake the new model (v{version.id}) the active one anyway?")
+            use = self.ask(
+                f"{text}.\n\nThe new model (v{version.id}) is not made active by itself: {reason}. "
+                "Make it the active one anyway? (It would pre-segment every image that is not reviewed.)"
+            )
         if use:
             self._activate(version.id)
             self.panel.set_result(f"{text}. Now pre-segmenting with v{version.id}.")

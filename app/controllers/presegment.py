@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.controllers.session import SessionController
 from app.model.class_mapping import ClassMapping, build_class_mapping
-from app.model.predictor import AdaptivePredictor, import_checkpoint, load_predictor
+from app.model.predictor import AdaptivePredictor, import_checkpoint, load_predictor, version_input_scale
 from app.model.settings import AppSettings
 from app.workers.base import FunctionWorker
 from app.workers.inference import BatchSummary, InferenceQueue, PredictionResult
@@ -111,7 +111,12 @@ class PresegmentController(QObject):
         self.model_status.emit(f"Loading model version {version.id} …")
         self._pending_invalidate = invalidate
         worker = FunctionWorker(
-            load_predictor, version.path, self.settings, callbacks=False, name="load model"
+            load_predictor,
+            version.path,
+            self.settings,
+            version_input_scale(version),
+            callbacks=False,
+            name="load model",
         )
         worker.finished.connect(lambda res, v=version.id, p=project: self._model_loaded(p, v, *res))
         worker.failed.connect(self.error)

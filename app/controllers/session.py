@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.model.document import AnnotationDocument, restarts_from_prediction, starting_mask
 from app.model.image_queue import ImageQueue
+from app.model.review_queue import weak_acceptance_question
 from app.model.settings import AppSettings, RecentProjects, default_project_dir, is_project_dir
 from app.model.work_timer import WorkTimer
 from app.widgets.canvas import CanvasView
@@ -139,7 +140,7 @@ class SessionController(QObject):
     def _adopt_project(self, project: Project) -> None:
         self.close_project()
         self.project = project
-        self.recent.add(project.project_dir)
+        self.recent.add(project.project_dir, project.image_root)
         self.refresh_records()
         log.info("opened project %s (%d images)", project.project_dir, len(self.queue))
         self.project_opened.emit(project)
@@ -392,6 +393,9 @@ class SessionController(QObject):
         """Save the mask as reviewed and open the next image that is not reviewed yet."""
         if self.image_id is None or self.project is None:
             return
+        question = self._weak_acceptance()
+        if question and not self.ask("Mark as reviewed?", question):
+            return
         nxt = self.queue.next_to_review(self.image_id)  # asked before the save re-sorts the queue
         if not self.try_save(status=ImageStatus.REVIEWED):
             return
@@ -399,6 +403,22 @@ class SessionController(QObject):
             self.message.emit("All images in the list are reviewed.")
             return
         self.open_image(nxt)
+
+    def _weak_acceptance(self) -> str:
+        doc, project, image_id = self.document, self.project, self.image_id
+        if doc is None or project is None or image_id is None:
+            return ""
+        version = project.record(image_id).model_version
+        miou = None
+        if version is not None:
+            try:
+                value = project.model_version(version).metrics.get("heldout_miou")
+                miou = float(value) if isinstance(value, int | float) else None
+            except ValueError:
+                version = None  # the version is gone: nothing to judge it by
+        return weak_acceptance_question(
+            doc.pixels_changed_from_prediction(), doc.width * doc.height, version, miou
+        )
 
     def go_relative(self, step: int) -> None:
         nxt = self.queue.step(self.image_id, step)

@@ -5,21 +5,25 @@ each image's path with ``val_fraction``), so the images that decide were never t
 fine-tune of this project, and both models are scored on exactly the same pixels through the same
 ``Predictor`` the app pre-segments with.
 
-Decision rule (decided here; the issue says "when it is better, or when the user says so"):
-- no previous model, or one whose classes differ from the project's (not comparable): use the new one;
-- both scored: use the new one when its mIoU is strictly higher, otherwise ask the user (default: keep);
-- nothing held out (fewer than 4 reviewed images): ask the user, unless there is no previous model.
+Decision rule (:func:`decide`): the new model becomes active by itself only when the comparison can
+judge it: at least ``MIN_HELDOUT_TO_JUDGE`` held-out images, a held-out mIoU of at least
+``MIN_MIOU_TO_ACTIVATE`` (a model below it would pre-segment everything badly, and Ctrl+Enter would
+accept that as "reviewed" in one key), and better than the previous model when there is one. In every
+other case the user is asked, with both figures and the reason (:func:`guard_reason`); the old model
+stays active unless the user says yes.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from danet_core.jobs import ProgressFn, StopFn, check_stop
 from danet_core.options import PredictOptions
+from danet_core.training.finetune_plan import MIN_HELDOUT_TO_JUDGE
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +91,29 @@ def compare_on_heldout(
     return Comparison(new, old, len(val), note)
 
 
+MIN_MIOU_TO_ACTIVATE = 0.10
+
+
+def guard_reason(comparison: Comparison, *, has_previous: bool, val_fraction: float = 0.2) -> str:
+    """Why the comparison cannot switch the model by itself ("" when it can)."""
+    if comparison.new_miou is None or comparison.heldout_images == 0:
+        return "no held-out images could score it"
+    if comparison.heldout_images < MIN_HELDOUT_TO_JUDGE:
+        needed = math.ceil(MIN_HELDOUT_TO_JUDGE / max(val_fraction, 1e-9))
+        return (
+            f"{comparison.heldout_images} held-out image(s) are too few to judge it "
+            f"({MIN_HELDOUT_TO_JUDGE} are needed: about {needed} reviewed images)"
+        )
+    if comparison.new_miou < MIN_MIOU_TO_ACTIVATE:
+        return f"its held-out mIoU is below {100 * MIN_MIOU_TO_ACTIVATE:.0f}%"
+    if has_previous and comparison.old_miou is not None and comparison.new_miou <= comparison.old_miou:
+        return "it is not better than the previous model"
+    return ""
+
+
 def decide(comparison: Comparison, *, has_previous: bool) -> str:
     """ "use" (make the new model active), or "ask" (let the user choose; default keep the old one)."""
-    if not has_previous or comparison.old_miou is None and comparison.new_miou is not None:
-        return "use"
-    if comparison.new_miou is None:
-        return "ask"
-    if comparison.old_miou is None or comparison.new_miou > comparison.old_miou:
-        return "use"
-    return "ask"
+    return "ask" if guard_reason(comparison, has_previous=has_previous) else "use"
 
 
 def describe(comparison: Comparison) -> str:

@@ -172,6 +172,14 @@ def eta_seconds(done: int, total: int, elapsed_s: float, max_time_s: float | Non
     return max(0.0, by_rate)
 
 
+def run_fraction(done: int, total: int, elapsed_s: float, max_time_s: float | None) -> float:
+    """How far a run is, 0..1: the larger of its iteration and its time progress (a time-bounded run
+    on a slow CPU reaches its budget long before its iteration count, and its bar must show that)."""
+    by_iters = done / total if total > 0 else 0.0
+    by_time = elapsed_s / max_time_s if max_time_s else 0.0
+    return min(1.0, max(0.0, by_iters, by_time))
+
+
 def format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "ETA --"

@@ -8,7 +8,7 @@
 - :func:`label_set_change`: what differs between the classes a model predicts and the project's train
   classes ("" when nothing), so the user is asked before a run re-initialises the classifier.
 - :func:`project_plan`: the one-click plan for a project (reviewed images, active model depth, image
-  sizes, device) through :func:`app.model.finetune_plan.default_plan`.
+  sizes, device) through :func:`danet_core.training.finetune_plan.default_plan`.
 - :func:`version_metrics`: the figures stored with the new model version.
 """
 
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from app.model.finetune_eval import Comparison
-from app.model.finetune_plan import FinetunePlan, default_plan
 from app.model.finetune_run import RunOutcome
 from danet_core.labels import LabelSet
 from danet_core.project import ModelVersion, Project
+from danet_core.training.finetune_plan import FinetunePlan, default_plan
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,15 @@ class CheckpointMetaCache:
         return label_set_change(names, label_set)
 
 
+def version_label_set_change(version: ModelVersion, label_set: LabelSet, cache: CheckpointMetaCache) -> str:
+    """:func:`label_set_change` for a model version, from the class names it recorded (no checkpoint
+    read on the GUI thread); versions from before they were recorded read their checkpoint once."""
+    recorded = version.metrics.get("classes")
+    if isinstance(recorded, list) and all(isinstance(n, str) for n in recorded):
+        return label_set_change(recorded, label_set)
+    return cache.label_set_change(version.path, label_set)
+
+
 def label_set_change(model_classes: list[str], label_set: LabelSet) -> str:
     """ "" when the model predicts exactly the project's train classes, else what differs."""
     wanted = [c.name for c in label_set.train_classes()]
@@ -123,9 +132,12 @@ def version_metrics(
     *,
     previous: ModelVersion | None,
     reviewed_images: int,
+    classes: list[str] | None = None,
 ) -> dict[str, Any]:
-    """What a fine-tuned model version records about how it was made and how it scored."""
+    """What a fine-tuned model version records about how it was made and how it scored (and the class
+    names it predicts, so later label-set checks need no checkpoint read)."""
     return {
+        "classes": classes,
         "heldout_miou": cmp.new_miou,
         "previous_miou": cmp.old_miou,
         "previous_version": previous.id if previous is not None else None,

@@ -26,13 +26,22 @@ from danet_core.project import ModelVersion, Project
 class AdaptivePredictor:
     """Whole-image prediction, switching to a sliding window for images larger than ``slide_above``."""
 
-    def __init__(self, model: Any, settings: AppSettings) -> None:
+    def __init__(self, model: Any, settings: AppSettings, *, input_scale: float = 1.0) -> None:
         from danet_core.inference import Predictor
 
+        if input_scale != 1.0:
+            # a model trained at a reduced scale (the CPU fine-tune recipe) sees images at that scale;
+            # "multiscale" with one scale resizes, predicts (sliding above the crop) and upsamples back
+            scaled = settings.predict_options(mode="multiscale", scales=(input_scale,), flip=False)
+            self.whole = self.slide = Predictor(model, scaled)
+            self.slide_above = settings.slide_above
+            self.input_scale = input_scale
+            return
         slide = Predictor(model, settings.predict_options(mode="slide"))
         self.whole = slide if settings.mode == "slide" else Predictor(model, settings.predict_options())
         self.slide = slide
         self.slide_above = settings.slide_above
+        self.input_scale = 1.0
 
     def choose(self, height: int, width: int) -> Any:
         """The Predictor an image of this size goes through."""
@@ -49,12 +58,24 @@ class AdaptivePredictor:
         return self.whole.cam_matrix(image)
 
 
-def load_predictor(path: Path, settings: AppSettings) -> tuple[AdaptivePredictor, list[dict]]:
+def load_predictor(
+    path: Path, settings: AppSettings, input_scale: float = 1.0
+) -> tuple[AdaptivePredictor, list[dict]]:
     """Load a native checkpoint and wrap it in a predictor; also returns the model's classes."""
     from danet_core.checkpoints import load_model
 
     model = load_model(path)
-    return AdaptivePredictor(model, settings), list(model.meta.classes)
+    return AdaptivePredictor(model, settings, input_scale=input_scale), list(model.meta.classes)
+
+
+def version_input_scale(version: ModelVersion) -> float:
+    """The scale a model version was trained at (the fine-tune plan it records; 1 for imported ones)."""
+    scale = (version.metrics.get("plan") or {}).get("scale", 1.0)
+    try:
+        value = float(scale)
+    except (TypeError, ValueError):
+        return 1.0
+    return value if 0.1 <= value <= 1.0 else 1.0
 
 
 def import_checkpoint(project: Project, path: Path, source: str = "auto") -> ModelVersion:

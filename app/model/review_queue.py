@@ -181,3 +181,26 @@ def format_effort(effort: ProjectEffort) -> str:
     if effort.seconds_per_image is not None:
         parts.append(f"{effort.seconds_per_image:.0f} s per image")
     return " · ".join(parts)
+
+
+# A prediction accepted with less than this share of its pixels changed, from a model whose held-out
+# mIoU is unknown or below WEAK_MODEL_MIOU, is asked about before it becomes "reviewed": one key
+# (Ctrl+Enter) must not turn a weak model's output into training data unseen.
+BARELY_CHANGED = 0.01
+WEAK_MODEL_MIOU = 0.35
+
+
+def weak_acceptance_question(
+    pixels_changed: int | None, pixels: int, model_version: int | None, model_miou: float | None
+) -> str:
+    """The question to ask before marking such an image reviewed ("" when there is nothing to ask)."""
+    if pixels_changed is None or pixels <= 0 or model_version is None:
+        return ""
+    share = pixels_changed / pixels
+    if share >= BARELY_CHANGED or (model_miou is not None and model_miou >= WEAK_MODEL_MIOU):
+        return ""
+    quality = "an unmeasured" if model_miou is None else f"a weak (held-out mIoU {100 * model_miou:.0f}%)"
+    return (
+        f"You changed {100 * share:.1f}% of the pixels predicted by model v{model_version}, {quality} "
+        "model. Reviewed images train the next model: mark this one reviewed as it is?"
+    )

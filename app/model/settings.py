@@ -77,6 +77,10 @@ class AppSettings:
     overlay_opacity: float = 0.5
     heatmap_opacity: float = 0.6
     default_label_set: str = "cityscapes"
+    # remembered across launches (issue 10): the list order, the brush, fine-tune overrides
+    list_order: str = "name"  # "name" | "uncertainty"
+    brush_size: int = 15
+    finetune_overrides: dict | None = None  # a FinetunePlan dict while "advanced settings" is on
 
     def validate(self) -> None:
         check_choice("precision", self.precision, PRECISIONS)
@@ -87,6 +91,9 @@ class AppSettings:
             raise ValueError(f"prefetch {self.prefetch}; expected 0..16")
         if self.autosave_delay_ms < 0:
             raise ValueError(f"autosave delay {self.autosave_delay_ms} ms; expected >= 0")
+        check_choice("list order", self.list_order, ("name", "uncertainty"))
+        if not (1 <= int(self.brush_size) <= 512):
+            raise ValueError(f"brush size {self.brush_size}; expected 1..512 pixels")
 
     def predict_options(self, **changes: object) -> PredictOptions:
         """The inference options these settings stand for (``changes`` override, e.g. ``mode="slide"``)."""
@@ -131,36 +138,67 @@ def save_settings(settings: AppSettings, path: Path | None = None) -> None:
     atomic_write_bytes(path or settings_path(), json.dumps(settings.to_dict(), indent=2).encode("utf-8"))
 
 
+@dataclass(frozen=True)
+class RecentEntry:
+    """One recent project: its folder and the image folder it labels (what the menu shows)."""
+
+    project_dir: Path
+    image_root: Path | None = None
+
+    def label(self) -> str:
+        """The menu text: the image folder the user chose, the project folder only as a fallback."""
+        if self.image_root is None:
+            return str(self.project_dir)
+        return f"{self.image_root}  —  {self.project_dir.name}"
+
+
 @dataclass
 class RecentProjects:
-    """Most recently opened project folders, newest first, persisted as JSON."""
+    """Most recently opened projects, newest first, persisted as JSON (the first is the last project,
+    offered again at the next launch)."""
 
     path: Path = field(default_factory=lambda: config_dir() / "recent_projects.json")
-    entries: list[Path] = field(default_factory=list)
+    entries: list[RecentEntry] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path | None = None) -> RecentProjects:
         recent = cls() if path is None else cls(path=path)
         try:
             raw = json.loads(recent.path.read_text(encoding="utf-8")) if recent.path.is_file() else []
-            recent.entries = [Path(p) for p in raw if isinstance(p, str)]
-        except (OSError, ValueError) as exc:
+            recent.entries = [e for e in (_entry(item) for item in raw) if e is not None]
+        except (OSError, ValueError, TypeError) as exc:
             log.warning("%s: unreadable recent-projects list (%s); starting empty", recent.path, exc)
         return recent
 
-    def add(self, project_dir: Path) -> None:
-        p = Path(project_dir).resolve()
-        self.entries = [p] + [e for e in self.entries if e != p]
+    def add(self, project_dir: Path, image_root: Path | None = None) -> None:
+        entry = RecentEntry(Path(project_dir).resolve(), None if image_root is None else Path(image_root))
+        self.entries = [entry] + [e for e in self.entries if e.project_dir != entry.project_dir]
         del self.entries[MAX_RECENT:]
         self.save()
 
-    def existing(self) -> list[Path]:
-        """Entries whose folder still exists (a deleted project is hidden, not an error)."""
-        return [e for e in self.entries if e.is_dir()]
+    def existing(self) -> list[RecentEntry]:
+        """Entries whose project folder still exists (a deleted project is hidden, not an error)."""
+        return [e for e in self.entries if e.project_dir.is_dir()]
+
+    def last(self) -> RecentEntry | None:
+        existing = self.existing()
+        return existing[0] if existing else None
 
     def clear(self) -> None:
         self.entries = []
         self.save()
 
     def save(self) -> None:
-        atomic_write_bytes(self.path, json.dumps([str(e) for e in self.entries], indent=2).encode("utf-8"))
+        data = [{"project": str(e.project_dir), "images": str(e.image_root or "")} for e in self.entries]
+        atomic_write_bytes(self.path, json.dumps(data, indent=2).encode("utf-8"))
+
+
+def _entry(item: object) -> RecentEntry | None:
+    if isinstance(item, str):  # the list of versions before the image folder was recorded
+        return RecentEntry(Path(item))
+    if isinstance(item, dict) and isinstance(item.get("project"), str):
+        images = item.get("images")
+        return RecentEntry(
+            Path(item["project"]), Path(images) if isinstance(images, str) and images else None
+        )
+    return None

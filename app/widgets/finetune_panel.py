@@ -22,10 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.finetune_plan import FinetunePlan
 from app.widgets.finetune_curves import TrainingCurves
 from app.widgets.finetune_settings import FinetuneSettings
 from app.widgets.model_versions import ModelVersionsTable
+from danet_core.training.finetune_plan import FinetunePlan
 
 
 class FinetunePanel(QWidget):
@@ -93,7 +93,7 @@ class FinetunePanel(QWidget):
     def set_resume_available(self, available: bool) -> None:
         self.resume_button.setEnabled(available and not self.cancel_button.isEnabled())
 
-    def set_plan(self, plan: FinetunePlan, reviewed: int, effort: str = "") -> None:
+    def set_plan(self, plan: FinetunePlan, reviewed: int, effort: str = "", expectation: str = "") -> None:
         """Show what one click will do (the settings tab keeps user overrides when it has them) and the
         project's effort figures (share of pixels corrected, time per image)."""
         if not self.settings.is_overriding():
@@ -102,7 +102,9 @@ class FinetunePanel(QWidget):
             line = f"One click: {self.settings.plan().describe()}."
         except ValueError as exc:
             line = f"Advanced settings: {exc}"
-        self.summary.setText(f"{effort or f'{reviewed} reviewed'}\n{line}")
+        self.summary.setText(
+            f"{effort or f'{reviewed} reviewed'}\n{line}" + (f"\n{expectation}" if expectation else "")
+        )
 
     @Slot(int, int, str)
     def set_progress(self, done: int, total: int, message: str) -> None:

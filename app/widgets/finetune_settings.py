@@ -1,7 +1,7 @@
 """Advanced fine-tune settings: a checkable group that shows the automatic plan and lets the user
 override it. Unchecked, the fields mirror the defaults (read-only) so the user sees what one click does;
 checked, :meth:`FinetuneSettings.plan` returns the edited plan, validated by
-``app.model.finetune_plan.FinetunePlan`` (a ValueError names the bad field)."""
+``danet_core.training.finetune_plan.FinetunePlan`` (a ValueError names the bad field)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.finetune_plan import DEPTHS, PRECISIONS, FinetunePlan
+from danet_core.training.finetune_plan import DEPTHS, PRECISIONS, FinetunePlan
 
 
 class FinetuneSettings(QGroupBox):

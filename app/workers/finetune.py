@@ -33,6 +33,7 @@ from app.model.finetune_run import (
     classify_end,
     eta_seconds,
     format_eta,
+    run_fraction,
 )
 from danet_core.training.layout import RunLayout
 
@@ -96,6 +97,7 @@ class FinetuneWorker(QObject):
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self._kill_after_grace)
         self._ended = False
+        self._last_train: dict = {}
         self.last_outcome: RunOutcome | None = None
 
     # -- control ----------------------------------------------------------------------------------
@@ -159,15 +161,24 @@ class FinetuneWorker(QObject):
             self._records.append(rec)
             self.record.emit(rec)
             if rec.get("type") == "train":
-                self._emit_progress(int(rec.get("iter", 0)), rec)
+                self._last_train = rec
+        self._emit_progress()  # every poll: a time-bounded run's bar moves with the clock
 
-    def _emit_progress(self, done: int, rec: dict) -> None:
+    def _emit_progress(self) -> None:
+        """progress(permille, 1000, text): the larger of iteration and time progress (run_fraction)."""
+        rec = self._last_train
+        done = int(rec.get("iter", 0) or 0)
         total = int(rec.get("max_iters", self.max_iters) or self.max_iters)
         elapsed = time.monotonic() - self._started_at
         eta = eta_seconds(done, total, elapsed, self.max_time_s)
         loss = rec.get("loss")
         loss_text = f" · loss {loss:.3f}" if isinstance(loss, int | float) else ""
-        self.progress.emit(done, total, f"iteration {done}/{total}{loss_text} · {format_eta(eta)}")
+        steps = f"iteration {done}" + (f"/{total}" if total < 10_000 else "")
+        clock = f" · {int(elapsed) // 60}:{int(elapsed) % 60:02d}" + (
+            f" of {int(self.max_time_s) // 60}:{int(self.max_time_s) % 60:02d}" if self.max_time_s else ""
+        )
+        permille = int(1000 * run_fraction(done, total, elapsed, self.max_time_s))
+        self.progress.emit(permille, 1000, f"{steps}{clock}{loss_text} · {format_eta(eta)}")
 
     # -- end --------------------------------------------------------------------------------------
     def _kill_after_grace(self) -> None:

@@ -40,6 +40,7 @@ from danet_core.bench.assist_loop import (
     summarise,
 )
 from danet_core.images import atomic_save_png, load_image, load_mask_png
+from danet_core.training.finetune_plan import AUG_SCALE, CPU_RECIPE, FinetunePlan, default_plan
 from danet_core.training.metrics import ConfusionMatrix, metrics_from_confusion
 
 if TYPE_CHECKING:
@@ -63,13 +64,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--per-round", type=int, default=8, help="images pre-segmented per round K (default 8)"
     )
-    parser.add_argument("--budget-s", type=float, default=180.0, help="fine-tune wall-clock budget per round")
-    parser.add_argument("--scale", type=float, default=0.5, help="image downscale for the whole loop (0.5)")
+    # Defaults come from the app's plan function (danet_core.training.finetune_plan.default_plan), so
+    # the figures describe what the Fine-tune button does; each option below overrides one of them.
+    parser.add_argument("--budget-s", type=float, default=None, help="fine-tune wall-clock budget per round")
+    parser.add_argument(
+        "--iters-per-round",
+        type=int,
+        default=None,
+        help="a fixed iteration budget instead (comparable across machines)",
+    )
+    parser.add_argument("--scale", type=float, default=None, help="image downscale for the whole loop")
     parser.add_argument("--heldout", type=int, default=101, help="val images scored each round (default all)")
     parser.add_argument("--depth", type=int, default=18, help="DANet ResNet depth (default 18)")
-    parser.add_argument("--crop", type=int, default=128, help="training crop side at the loop's scale")
-    parser.add_argument("--batch", type=int, default=4, help="training batch size")
-    parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (poly over a long horizon)")
+    parser.add_argument("--crop", type=int, default=None, help="training crop side at the loop's scale")
+    parser.add_argument("--batch", type=int, default=None, help="training batch size")
+    parser.add_argument("--lr", type=float, default=None, help="SGD learning rate (poly over a long horizon)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--work-dir", type=Path, default=None, help="run folders (default runs/assist-<time>)"
@@ -138,26 +147,49 @@ def _predictor(checkpoint: Path) -> Predictor:
     return Predictor(load_model(checkpoint), device="cpu", mode="whole")
 
 
-def _finetune(args: argparse.Namespace, data_dir: Path, run_dir: Path, init: Path) -> tuple[Path, float, int]:
-    """Train on ``data_dir/train`` for ``--budget-s`` from ``init``; (checkpoint, seconds, iterations)."""
+def round_plan(args: argparse.Namespace, corrected: int) -> FinetunePlan:
+    """The app's one-click plan for ``corrected`` reviewed images, with the options given overriding it."""
+    plan = default_plan(corrected, device="cpu", active_depth=args.depth)
+    changes: dict[str, object] = {}
+    for option, field in (
+        ("crop", "crop"),
+        ("batch", "batch_size"),
+        ("lr", "lr"),
+        ("budget_s", "max_time_s"),
+    ):
+        if getattr(args, option) is not None:
+            changes[field] = getattr(args, option)
+    if args.iters_per_round is not None:
+        changes.update(max_iters=args.iters_per_round, max_time_s=None)
+    return plan.with_overrides(**changes)
+
+
+def loop_scale(args: argparse.Namespace) -> float:
+    """The loop resizes every image once (the app's plan trains and predicts at this scale)."""
+    return float(loop_scale(args)) if loop_scale(args) is not None else float(CPU_RECIPE["scale"])
+
+
+def _finetune(
+    args: argparse.Namespace, data_dir: Path, run_dir: Path, init: Path, corrected: int
+) -> tuple[Path, float, int]:
+    """Train on ``data_dir/train`` with the round's plan from ``init``; (checkpoint, seconds, iterations)."""
     from danet_core.training import TrainConfig, train
 
+    plan = round_plan(args, corrected)
     cfg = TrainConfig(
         dataset="folder",
         data_root=str(data_dir),
         train_split="train",
         val_split=None,
         label_set="camvid",
-        crop_size=(args.crop, args.crop),
-        scale_range=(0.75, 1.5),
+        crop_size=(plan.crop, plan.crop),
+        scale_range=AUG_SCALE,
         model="danet",
-        model_options={"depth": args.depth},
+        model_options={"depth": plan.depth},
         init_checkpoint=str(init),
-        batch_size=args.batch,
-        # a horizon far beyond what the budget reaches: the poly schedule stays ~constant, so every
-        # round trains at the same rate whatever the machine's speed
-        max_iters=100_000,
-        lr=args.lr,
+        batch_size=plan.batch_size,
+        max_iters=plan.max_iters,
+        lr=plan.lr,
         val_interval=0,
         run_dir=str(run_dir),
         seed=args.seed,
@@ -165,7 +197,7 @@ def _finetune(args: argparse.Namespace, data_dir: Path, run_dir: Path, init: Pat
         threads=args.threads,
         num_workers=0,
         log_interval=5,
-        max_time_s=args.budget_s,
+        max_time_s=plan.max_time_s,
     ).validate()
     t0 = time.perf_counter()
     result = train(cfg)
@@ -193,10 +225,12 @@ def _correct_round(predictor: Predictor, root: Path, names: list[str], scale: fl
 
 
 def _settings(args: argparse.Namespace, heldout: int) -> dict:
-    keys = ("rounds", "per_round", "budget_s", "scale", "depth", "crop", "batch", "lr", "seed")
+    keys = ("rounds", "per_round", "depth", "seed")
     return {
         "data": str(args.data),
         **{k: getattr(args, k) for k in keys},
+        "scale": loop_scale(args),
+        "plan_round_0": round_plan(args, args.per_round).to_dict(),  # what the app's button would train
         "heldout_images": heldout,
         "threads": torch.get_num_threads(),
     }
@@ -215,7 +249,9 @@ def run(args: argparse.Namespace) -> dict:
     for sub in ("train", "trainannot"):
         (data_dir / sub).mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    heldout = [_load_pair(root, "val", n, args.scale) for n in _names(root, "val")[: max(1, args.heldout)]]
+    heldout = [
+        _load_pair(root, "val", n, loop_scale(args)) for n in _names(root, "val")[: max(1, args.heldout)]
+    ]
     checkpoint = work / "round-init.pt"
     _initial_checkpoint(checkpoint, args.depth, args.seed)
     baseline = float(metrics_from_confusion(_heldout_confusion(_predictor(checkpoint), heldout)).miou)
@@ -223,9 +259,9 @@ def run(args: argparse.Namespace) -> dict:
     records = []
     for r, batch in enumerate(batches):
         corrections = _correct_round(
-            _predictor(checkpoint), root, [stream[i] for i in batch], args.scale, data_dir
+            _predictor(checkpoint), root, [stream[i] for i in batch], loop_scale(args), data_dir
         )
-        checkpoint, seconds, iters = _finetune(args, data_dir, work / f"round-{r}", checkpoint)
+        checkpoint, seconds, iters = _finetune(args, data_dir, work / f"round-{r}", checkpoint, batch.stop)
         conf = _heldout_confusion(_predictor(checkpoint), heldout)
         rec = make_round(
             r, corrections, batch.stop, finetune_s=seconds, finetune_iters=iters, heldout_confusion=conf
@@ -239,7 +275,7 @@ def run(args: argparse.Namespace) -> dict:
     plot = args.plot or work / "assist_loop.png"
     title = (
         f"CamVid assist loop: DANet-R{args.depth}, {args.per_round} images/round, "
-        f"{args.budget_s:.0f} s fine-tune/round, scale {args.scale}"
+        f"{round_plan(args, args.per_round).describe()} per round, scale {loop_scale(args)}"
     )
     plot_summary(summary, plot, title=title)
     summary.update(

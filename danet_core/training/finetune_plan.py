@@ -1,31 +1,33 @@
-"""Fine-tune plan: sensible training settings from the project and the device, plus validated overrides.
+"""Fine-tune plan: the recipe one click trains with, decided from the project and the device.
 
-Qt-free so the defaults and the validation are unit-tested without a window. The plan is what the
-"Fine-tune" action trains with; the advanced panel edits a copy and :meth:`FinetunePlan.validated`
-refuses bad values with one message naming the field and the expected range.
+One plan function for the app's Fine-tune action and ``danet bench assist`` (the simulated annotator),
+so the measured figures in docs/finetune.md describe what the button does. Torch-free (the app reads it
+on the GUI thread); the advanced panel edits a copy and :meth:`FinetunePlan.validated` refuses bad values
+with one message naming the field and the expected range.
 
-Defaults (decided here; the issue leaves them open):
+Defaults (CPU: the recipe ``danet bench assist`` measured on CamVid, docs/finetune.md; CUDA: not
+measured here, the paper's settings scaled to one GPU):
 - Nothing to train on is an error: fine-tuning needs at least one reviewed image.
 - Held-out part: 20% of the reviewed images (deterministic by path, see the training engine's
   ``val_fraction``) once there are at least ``MIN_FOR_HOLDOUT`` of them; with fewer, every image trains
-  and the old/new comparison is skipped (a one-image "validation" would decide nothing).
-- Backbone: the active model's architecture when there is one (the run starts from its weights); a fresh
-  model is DANet ResNet-18 on CPU (a ResNet-50 step is ~5x slower there) and ResNet-50 on CUDA.
-- Crop and batch: 256 px / batch 4 on CPU, 512 px / batch 8 on CUDA, the crop never larger than the
-  smallest reviewed image side (rounded down to a multiple of 8).
-- Length: about ``EPOCHS`` passes over the training images, between 30 and 2000 iterations, and a time
-  budget that grows with the number of images (CPU: 20 s per image, 2 to 15 minutes; CUDA: 10 s per
-  image, 1 to 30 minutes) so one click never blocks the machine for an afternoon. Whichever limit comes
-  first ends the run; the last checkpoint is kept either way.
-- Learning rate: 0.01 from scratch (the paper's), 0.002 when continuing from the active model so a
-  handful of corrections refines it instead of overwriting it.
+  and the old/new comparison is skipped. A comparison on fewer than ``MIN_HELDOUT_TO_JUDGE`` held-out
+  images decides nothing by itself: the app asks (see ``app.model.finetune_eval.decide``).
+- CPU: DANet-R18 (or the active model's depth), images at half resolution (``scale`` 0.5; full
+  resolution when half would be smaller than the crop), 128 px crops, batch 4, SGD lr 0.01 over a long
+  horizon (the poly schedule stays ~constant, so every round trains at the same rate whatever the
+  machine's speed), 3 minutes of wall-clock time per run — whichever comes first, the time does.
+  Models trained at half resolution also predict at half resolution (``scale`` is stored with the
+  model version and becomes the predictor's input scale).
+- CUDA: 512 px crops at full resolution, batch 8, bf16, ~30 passes over the training images (30 to
+  2000 iterations) within 10 s per image (1 to 30 minutes).
+- Continuing from the active model keeps its depth and starts from its weights.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 from danet_core.options import PRECISIONS
@@ -34,7 +36,10 @@ if TYPE_CHECKING:
     from danet_core.training.config import TrainConfig
 
 MIN_FOR_HOLDOUT = 4
+MIN_HELDOUT_TO_JUDGE = 3  # held-out images a comparison needs before it may switch the model by itself
 EPOCHS = 30
+CPU_RECIPE = {"scale": 0.5, "crop": 128, "batch": 4, "lr": 0.01, "seconds": 180.0, "horizon": 100_000}
+AUG_SCALE = (0.75, 1.5)  # random rescale range of the measured recipe
 DEPTHS = (18, 34, 50, 101)
 DEVICES = ("cpu", "cuda")
 __all__ = ["DEPTHS", "PRECISIONS", "FinetunePlan", "default_plan", "to_train_config"]
@@ -45,6 +50,7 @@ class FinetunePlan:
     """Everything one fine-tune run needs besides the project and the paths (plain values, JSON-able)."""
 
     depth: int = 18
+    scale: float = 1.0  # images are trained (and then predicted) at this fraction of their size
     crop: int = 256
     batch_size: int = 4
     max_iters: int = 200
@@ -64,6 +70,7 @@ class FinetunePlan:
     def validated(self) -> FinetunePlan:
         """Return self when every value is in range, else raise ValueError naming the field."""
         _check(self.depth in DEPTHS, "depth", self.depth, f"one of {DEPTHS}")
+        _check(0.1 <= self.scale <= 1.0, "scale", self.scale, "between 0.1 and 1 (1 = full resolution)")
         _check(
             isinstance(self.crop, int) and 64 <= self.crop <= 4096 and self.crop % 8 == 0,
             "crop",
@@ -109,11 +116,15 @@ class FinetunePlan:
         return FinetunePlan.from_dict({**self.to_dict(), **overrides})
 
     def describe(self) -> str:
-        """One line for the panel, e.g. "DANet-R18, 256 px crops, batch 4, up to 200 it or 5 min"."""
-        limit = f"{self.max_iters} it"
-        if self.max_time_s is not None:
-            limit += f" or {self.max_time_s / 60:.0f} min"
-        return f"DANet-R{self.depth}, {self.crop} px crops, batch {self.batch_size}, up to {limit}"
+        """One line for the panel, e.g. "DANet-R18 at 1/2 resolution, 128 px crops, batch 4, 3 min"."""
+        if self.max_time_s is not None and self.max_iters >= 10_000:
+            limit = f"{self.max_time_s / 60:.0f} min"  # the horizon is not a limit anyone reaches
+        else:
+            limit = f"up to {self.max_iters} it" + (
+                f" or {self.max_time_s / 60:.0f} min" if self.max_time_s is not None else ""
+            )
+        where = "" if self.scale == 1.0 else f" at {self.scale:g}x resolution"
+        return f"DANet-R{self.depth}{where}, {self.crop} px crops, batch {self.batch_size}, {limit}"
 
 
 def _check(ok: bool, name: str, value: object, expected: str) -> None:
@@ -128,9 +139,9 @@ def default_plan(
     active_depth: int | None = None,
     min_image_side: int | None = None,
 ) -> FinetunePlan:
-    """The plan the one-click action uses.
+    """The plan the one-click action (and ``danet bench assist``) trains with; see the module docstring.
 
-    ``n_reviewed``: reviewed images in the project; ``device``: "cpu" or "cuda[:N]" (the app resolves
+    ``n_reviewed``: reviewed images in the project; ``device``: "cpu" or "cuda[:N]" (resolved, not
     "auto"); ``active_depth``: the backbone depth of the active model (None: no model, train a fresh
     one); ``min_image_side``: the smallest side of the reviewed images in pixels, when known.
     """
@@ -139,29 +150,69 @@ def default_plan(
             "the project has no reviewed images; correct at least one pre-segmentation and mark it "
             "reviewed before fine-tuning"
         )
-    cuda = device.split(":")[0] == "cuda"
     val_fraction = 0.2 if n_reviewed >= MIN_FOR_HOLDOUT else 0.0
     n_train = max(1, round(n_reviewed * (1 - val_fraction)))
-    crop, batch = (512, 8) if cuda else (256, 4)
+    cuda = device.split(":")[0] == "cuda"
+    base = FinetunePlan(
+        depth=active_depth if active_depth is not None else (50 if cuda else 18),
+        val_fraction=val_fraction,
+        device=device,
+        init_from_active=active_depth is not None,
+    )
+    if cuda:
+        return _cuda_plan(base, n_reviewed, n_train, min_image_side)
+    scale = CPU_RECIPE["scale"]
+    crop = int(CPU_RECIPE["crop"])
+    if min_image_side is not None and min_image_side * scale < crop:
+        scale = 1.0  # small images: train at full size rather than below the crop
+        crop = max(64, min(crop, (min_image_side // 8) * 8))
+    return replace(
+        base,
+        scale=scale,
+        crop=crop,
+        batch_size=max(1, min(int(CPU_RECIPE["batch"]), n_train)),
+        max_iters=int(CPU_RECIPE["horizon"]),
+        max_time_s=CPU_RECIPE["seconds"],
+        lr=CPU_RECIPE["lr"],
+        val_interval=int(CPU_RECIPE["horizon"]),  # validate once, at the end
+        precision="fp32",
+        workers=0,
+    ).validated()
+
+
+def _cuda_plan(base: FinetunePlan, n_reviewed: int, n_train: int, min_image_side: int | None) -> FinetunePlan:
+    crop, batch = 512, 8
     if min_image_side is not None:
         crop = max(64, min(crop, (min_image_side // 8) * 8))
     batch = max(1, min(batch, n_train))
     iters = int(min(2000, max(30, math.ceil(EPOCHS * n_train / batch))))
-    per_image, lo, hi = (10.0, 60.0, 1800.0) if cuda else (20.0, 120.0, 900.0)
-    return FinetunePlan(
-        depth=active_depth if active_depth is not None else (50 if cuda else 18),
+    return replace(
+        base,
         crop=crop,
         batch_size=batch,
         max_iters=iters,
-        max_time_s=min(hi, max(lo, per_image * n_reviewed)),
-        lr=0.002 if active_depth is not None else 0.01,
-        val_fraction=val_fraction,
+        max_time_s=min(1800.0, max(60.0, 10.0 * n_reviewed)),
+        lr=0.002 if base.init_from_active else 0.01,
         val_interval=max(10, iters // 4),
-        device=device,
-        precision="bf16" if cuda else "fp32",
-        workers=4 if cuda else 0,
-        init_from_active=active_depth is not None,
+        precision="bf16",
+        workers=4,
     ).validated()
+
+
+def expected_quality(plan: FinetunePlan, n_reviewed: int) -> str:
+    """What a run of ``plan`` on ``n_reviewed`` images can be expected to give, said before it starts
+    (figures: ``danet bench assist`` on CamVid, docs/finetune.md)."""
+    if not plan.init_from_active:
+        if n_reviewed < 8:
+            return (
+                f"From scratch on {n_reviewed} image(s): expect a rough first model. On CamVid the "
+                "benchmark still needed ~25% of the pixels corrected after 8 images and 3 minutes."
+            )
+        return (
+            f"From scratch on {n_reviewed} images: a first model; on CamVid the benchmark needed ~25% of "
+            "the pixels corrected after 8 images, 21-29% after 16-48."
+        )
+    return f"Continuing from the active model on {n_reviewed} images: it should correct its own mistakes."
 
 
 def to_train_config(
@@ -175,13 +226,18 @@ def to_train_config(
 
     ``init_checkpoint``: the active model's checkpoint when the plan continues from it (the engine
     re-initialises classifier layers whose class count differs, e.g. after a label-set change).
-    Augmentation is the paper's (random scale 0.5-2.0, crop, flip); validation runs on the held-out
-    reviewed images a few times per run so the panel can draw a val mIoU curve.
+    Augmentation is the measured recipe's (random scale 0.75-1.5 after the fixed ``scale``, crop,
+    flip); validation (and so the app's old/new comparison) runs at the plan's scale.
     """
     from danet_core.training import TrainConfig
 
     iters = plan.max_iters
     return TrainConfig(
+        # evaluated at the scale it is trained at: half-resolution models also predict at half resolution
+        eval_mode="whole" if plan.scale == 1.0 else "multiscale",
+        eval_scales=(plan.scale,),
+        base_scale=plan.scale,
+        scale_range=AUG_SCALE,
         dataset="project",
         data_root=str(project_dir),
         train_split="train",

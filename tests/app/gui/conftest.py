@@ -43,7 +43,8 @@ def project_with_model(project_dir: Path, tiny_checkpoint: Path) -> Path:
 
 @pytest.fixture
 def messages(monkeypatch) -> list[tuple[str, str]]:
-    """Every error box / warning the app would show, as (title-or-message, text); nothing blocks."""
+    """Every error box / warning / question the app would show, as (title-or-message, text); nothing
+    blocks (questions are answered Yes)."""
     seen: list[tuple[str, str]] = []
     from PySide6.QtWidgets import QMessageBox
 
@@ -56,6 +57,12 @@ def messages(monkeypatch) -> list[tuple[str, str]]:
         monkeypatch.setattr(
             QMessageBox, name, staticmethod(lambda parent, title, text, *a, **k: seen.append((title, text)))
         )
+
+    def question(parent, title, text, *a, **k):  # answered "Yes" (tests that need "No" patch it)
+        seen.append((title, text))
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
     return seen
 
 

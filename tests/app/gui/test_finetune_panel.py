@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from app.model.finetune_plan import default_plan  # noqa: E402
 from app.widgets.finetune_panel import FinetunePanel  # noqa: E402
+from danet_core.training.finetune_plan import default_plan  # noqa: E402
 
 pytestmark = pytest.mark.gui
 

@@ -23,7 +23,8 @@ def test_open_image_folder_creates_project_in_the_documented_place(qtbot, window
     expected = default_project_dir(camvid_small)
     assert session.project.project_dir == expected
     assert not any(p.is_dir() for p in camvid_small.iterdir())  # nothing written into the image folder
-    assert RecentProjects.load().entries[0] == expected.resolve()
+    assert RecentProjects.load().entries[0].project_dir == expected.resolve()
+    assert RecentProjects.load().entries[0].image_root == camvid_small.resolve()
     session.close_project()
     # the same folder again reopens that project (no dialog, no second project)
     with qtbot.waitSignal(session.image_opened, timeout=20_000):

@@ -144,3 +144,11 @@ def test_eta() -> None:
     assert eta_seconds(10, 100, 20.0, None) == pytest.approx(180.0)
     assert eta_seconds(10, 100, 20.0, 60.0) == pytest.approx(40.0)  # the time budget ends it first
     assert format_eta(125) == "ETA 2:05" and format_eta(None) == "ETA --"
+
+
+def test_run_fraction_is_the_larger_of_iterations_and_time() -> None:
+    from app.model.finetune_run import run_fraction
+
+    assert run_fraction(9, 38, 120.0, 180.0) == pytest.approx(120 / 180)  # time-bounded on a slow CPU
+    assert run_fraction(30, 40, 10.0, 180.0) == pytest.approx(0.75)
+    assert run_fraction(0, 100_000, 0.0, None) == 0.0 and run_fraction(5, 4, 1.0, None) == 1.0

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from app.model.finetune_eval import Comparison
-from app.model.finetune_plan import FinetunePlan
 from app.model.finetune_run import RunOutcome
 from app.model.finetune_setup import (
     CheckpointMetaCache,
@@ -20,6 +19,7 @@ from app.model.finetune_setup import (
 )
 from danet_core.labels import get_label_set
 from danet_core.project import Project
+from danet_core.training.finetune_plan import FinetunePlan
 
 
 def test_new_run_dir_never_reuses_a_name(tmp_path: Path) -> None:

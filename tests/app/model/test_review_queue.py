@@ -121,3 +121,14 @@ def test_sort_key_for_the_whole_list_puts_reviewed_last() -> None:
     ordered = sorted(_records(), key=lambda r: sort_key(r, "uncertainty"))
     assert [r.id for r in ordered] == [2, 5, 6, 1, 4, 3]
     assert [r.id for r in sorted(_records(), key=lambda r: sort_key(r, "name"))] == [1, 2, 3, 4, 5, 6]
+
+
+def test_accepting_a_weak_models_prediction_untouched_is_asked() -> None:
+    from app.model.review_queue import weak_acceptance_question
+
+    q = weak_acceptance_question(5, 10_000, 2, 0.04)
+    assert "0.1% of the pixels" in q and "model v2" in q and "mIoU 4%" in q
+    assert "unmeasured" in weak_acceptance_question(0, 10_000, 3, None)
+    assert weak_acceptance_question(500, 10_000, 2, 0.04) == ""  # 5% corrected: the user worked on it
+    assert weak_acceptance_question(5, 10_000, 2, 0.6) == ""  # a good model's output may be right
+    assert weak_acceptance_question(None, 10_000, None, None) == ""  # no prediction: drawn by hand

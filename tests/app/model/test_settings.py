@@ -57,11 +57,28 @@ def test_recent_projects_newest_first_unique_bounded(tmp_path):
         recent.add(d)
     recent.add(dirs[3])
     again = RecentProjects.load(store)
-    assert again.entries[0] == dirs[3].resolve()
+    assert again.entries[0].project_dir == dirs[3].resolve()
     assert len(again.entries) == 10
-    assert len(set(again.entries)) == 10
+    assert len({e.project_dir for e in again.entries}) == 10
     dirs[11].rmdir()
-    assert dirs[11].resolve() not in again.existing()
+    assert dirs[11].resolve() not in [e.project_dir for e in again.existing()]
+
+
+def test_recent_projects_show_the_image_folder_and_read_the_old_list(tmp_path):
+    import json
+
+    from app.model.settings import RecentEntry
+
+    store = tmp_path / "recent.json"
+    project, images = tmp_path / "proj-1a2b3c4d", tmp_path / "street_frames"
+    project.mkdir()
+    recent = RecentProjects.load(store)
+    recent.add(project, images)
+    entry = RecentProjects.load(store).last()
+    assert entry is not None and entry.image_root == images
+    assert entry.label().startswith(str(images)) and project.name in entry.label()
+    store.write_text(json.dumps([str(project)]))  # the format of earlier versions
+    assert RecentProjects.load(store).entries == [RecentEntry(project)]
 
 
 def test_cityscapes_model_maps_by_train_id_onto_label_ids():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.model.finetune_plan import FinetunePlan, default_plan
+from danet_core.training.finetune_plan import FinetunePlan, default_plan
 
 
 def test_no_reviewed_images_is_a_clear_error() -> None:
@@ -12,15 +12,16 @@ def test_no_reviewed_images_is_a_clear_error() -> None:
         default_plan(0)
 
 
-def test_cpu_fresh_model_defaults() -> None:
-    plan = default_plan(20, device="cpu")
-    assert plan.depth == 18 and plan.crop == 256 and plan.device == "cpu"
+def test_cpu_defaults_are_the_measured_recipe() -> None:
+    """The recipe `danet bench assist` measured (docs/finetune.md): R18, half resolution, 128 px crops,
+    batch 4, lr 0.01 over a long horizon, 3 minutes."""
+    plan = default_plan(20, device="cpu", min_image_side=360)
+    assert (plan.depth, plan.scale, plan.crop, plan.batch_size) == (18, 0.5, 128, 4)
     assert plan.precision == "fp32" and plan.workers == 0 and not plan.init_from_active
-    assert plan.val_fraction == pytest.approx(0.2)
-    # 30 passes over the 16 training images at batch 4
-    assert plan.max_iters == 120
-    assert plan.max_time_s == pytest.approx(400.0)
-    assert plan.lr == pytest.approx(0.01)
+    assert plan.val_fraction == pytest.approx(0.2) and plan.lr == pytest.approx(0.01)
+    assert plan.max_time_s == pytest.approx(180.0) and plan.max_iters >= 10_000  # the time decides
+    assert plan.describe() == "DANet-R18 at 0.5x resolution, 128 px crops, batch 4, 3 min"
+    assert default_plan(20, device="cpu", active_depth=34).init_from_active
 
 
 def test_cuda_and_active_model_defaults() -> None:
@@ -31,11 +32,12 @@ def test_cuda_and_active_model_defaults() -> None:
     assert plan.max_time_s == pytest.approx(1800.0)  # capped
 
 
-def test_few_images_train_on_all_and_small_images_shrink_the_crop() -> None:
+def test_few_images_train_on_all_and_small_images_train_at_full_size() -> None:
     plan = default_plan(2, device="cpu", min_image_side=180)
-    assert plan.val_fraction == 0.0
-    assert plan.batch_size == 2 and plan.crop == 176
-    assert plan.max_iters == 30 and plan.max_time_s == pytest.approx(120.0)
+    assert plan.val_fraction == 0.0 and plan.batch_size == 2
+    assert plan.scale == 1.0 and plan.crop == 128  # half of 180 px would be smaller than the crop
+    tiny = default_plan(2, device="cpu", min_image_side=100)
+    assert tiny.scale == 1.0 and tiny.crop == 96
 
 
 @pytest.mark.parametrize(
@@ -68,15 +70,16 @@ def test_round_trip_and_unknown_option() -> None:
 
 
 def test_train_config_for_the_project(tmp_path) -> None:
-    from app.model.finetune_plan import to_train_config
+    from danet_core.training.finetune_plan import to_train_config
 
-    plan = default_plan(10)
+    plan = default_plan(10, min_image_side=360)
     cfg = to_train_config(
         plan, project_dir=tmp_path, run_dir=tmp_path / "run", init_checkpoint=tmp_path / "a.pt"
     )
     assert cfg.dataset == "project" and cfg.data_root == str(tmp_path)
     assert cfg.val_split == "val" and cfg.val_fraction == pytest.approx(0.2)
-    assert cfg.crop_size == (256, 256) and cfg.model_options == {"depth": 18, "pretrained_backbone": "auto"}
+    assert cfg.crop_size == (128, 128) and cfg.model_options == {"depth": 18, "pretrained_backbone": "auto"}
+    assert cfg.base_scale == 0.5 and cfg.eval_mode == "multiscale" and cfg.eval_scales == (0.5,)
     assert cfg.init_checkpoint is None  # a fresh-model plan does not start from a checkpoint
     cont = to_train_config(
         default_plan(3, active_depth=50), project_dir=tmp_path, run_dir=tmp_path / "r", init_checkpoint="m.pt"
@@ -84,14 +87,8 @@ def test_train_config_for_the_project(tmp_path) -> None:
     assert cont.init_checkpoint == "m.pt" and cont.val_split is None and cont.val_interval == 0
 
 
-def test_decide_which_model_becomes_active() -> None:
-    from app.model.finetune_eval import Comparison, decide, describe
+def test_the_expected_quality_is_said_before_a_run() -> None:
+    from danet_core.training.finetune_plan import expected_quality
 
-    assert decide(Comparison(0.4, 0.3, 5), has_previous=True) == "use"
-    assert decide(Comparison(0.3, 0.3, 5), has_previous=True) == "ask"  # not better: the user decides
-    assert decide(Comparison(0.2, None, 5, "not comparable"), has_previous=True) == "use"
-    assert decide(Comparison(None, None, 0), has_previous=True) == "ask"
-    assert decide(Comparison(None, None, 0), has_previous=False) == "use"
-    assert describe(Comparison(0.4, 0.3, 5)) == (
-        "Held-out mIoU on 5 reviewed image(s): new model 40.0%, previous model 30.0%"
-    )
+    assert "expect a rough first model" in expected_quality(default_plan(6), 6)
+    assert "Continuing from the active model" in expected_quality(default_plan(6, active_depth=18), 6)
