@@ -55,7 +55,7 @@ UNLABELED_TARGET = ID_TO_LABEL[0].name
 _TARGET_BY_KEY = {normalise_name(name): name for name in CITYSCAPES_TARGETS}
 
 ORIGIN_SAVED = "saved in the project"
-ORIGIN_NAME = "by name"
+ORIGIN_NAME = "by name or synonym"
 ORIGIN_NONE = "no match: choose one"
 
 

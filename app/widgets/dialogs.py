@@ -1,6 +1,7 @@
 """Small dialogs: inference settings, new project, keyboard shortcuts (F1), error message with details.
 
-They only read and return values; the controllers decide what to do with them.
+They only read and return values; the controllers decide what to do with them. The Export dialog lives
+in ``app.widgets.export_dialog`` (re-exported here).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Any
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -30,7 +30,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.settings import AppSettings
+from app.widgets.export_dialog import ExportDialog
 from danet_core.options import DEVICE_AUTO, PRECISIONS
+
+__all__ = ["ExportDialog", "NewProjectDialog", "SettingsDialog", "ShortcutsDialog", "show_error"]
 
 BUILTIN_LABEL_SETS = ("cityscapes", "camvid", "voc")
 
@@ -208,47 +211,3 @@ def show_error(parent: QWidget | None, message: str, details: str, log_path: str
     if details:
         box.setDetailedText(details)
     box.exec()
-
-
-class ExportDialog(QDialog):
-    """Export formats, destination folder and which images to include."""
-
-    def __init__(self, formats: Iterable[str], folder: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Export labels")
-        self.format_boxes: dict[str, QCheckBox] = {}
-        fmt_col = QVBoxLayout()
-        for i, name in enumerate(formats):
-            box = QCheckBox(name)
-            box.setChecked(i == 0)
-            self.format_boxes[name] = box
-            fmt_col.addWidget(box)
-        self.folder = QLineEdit(folder)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        self.reviewed_only = QCheckBox("Only reviewed images")
-        self.reviewed_only.setChecked(True)
-        self.reviewed_only.setToolTip("Unchecked: every image that has a saved mask")
-        rows = [("Formats", fmt_col), ("Destination", row), ("", self.reviewed_only)]
-        _form_with_ok_cancel(self, rows, self._accept)
-
-    def values(self) -> tuple[list[str], Path, bool]:
-        formats = [n for n, b in self.format_boxes.items() if b.isChecked()]
-        return formats, Path(self.folder.text().strip()).expanduser(), self.reviewed_only.isChecked()
-
-    def _browse(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Export destination", self.folder.text())
-        if d:
-            self.folder.setText(d)
-
-    def _accept(self) -> None:
-        formats, folder, _ = self.values()
-        if not formats:
-            QMessageBox.warning(self, "Export", "Choose at least one format.")
-        elif not str(folder) or str(folder) == ".":
-            QMessageBox.warning(self, "Export", "Choose a destination folder.")
-        else:
-            self.accept()
