@@ -8,6 +8,12 @@ its exposed part. Opacity is applied by the layer item, so moving the slider re-
 Input: the wheel zooms at the cursor; the middle button, Space + left drag, or the pan tool pan; the
 left button goes to the active tool (``app.widgets.tools``). Changing the document clears the undo
 history (its commands refer to the previous document).
+
+What the user must see while painting is drawn on the canvas (``app.widgets.canvas_overlays``): a banner
+while "paint only over" is set (Esc or a click on it clears the lock), the active tool's hint (the replace
+tool's "A -> B"), and a cross at the attention query pixel. The image stays fitted to the window through
+resizes until the user zooms (``app.model.view_hints.AutoFit``). After every edit the class under the
+cursor is reported again (``cursor_moved``), so the status bar is never stale after a fill or an undo.
 """
 
 from __future__ import annotations
@@ -17,13 +23,15 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter, QUndoStack, QWheelEvent
+from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter, QResizeEvent, QUndoStack, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsScene, QGraphicsView, QWidget
 
 from app.model.document import AnnotationDocument
 from app.model.edit_ops import MaskEdit, Point, snap_brush_center
 from app.model.render import overlay_lut, render_heatmap, render_overlay_into
-from app.widgets.canvas_layers import BrushCursor, ImageLayer
+from app.model.view_hints import AutoFit, lock_banner
+from app.widgets.canvas_layers import BrushCursor, ImageLayer, QueryMarker
+from app.widgets.canvas_overlays import LockBanner, ToolHint
 from app.widgets.qimage import CHANNEL_ORDER, rgb_to_wrapped, wrap_buffer
 from app.widgets.tools import TOOL_NAMES, Tool, make_tools
 from app.widgets.undo import MaskEditCommand
@@ -45,6 +53,7 @@ class CanvasView(QGraphicsView):
     tool_changed = Signal(str)
     brush_size_changed = Signal(int)
     zoom_changed = Signal(float)
+    lock_cleared = Signal()  # the user cleared "paint only over" on the canvas (Esc, banner click)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,7 +72,9 @@ class CanvasView(QGraphicsView):
         self._overlay_layer = ImageLayer(smooth=False, z=1)
         self._heatmap_layer = ImageLayer(smooth=True, z=2)
         self._brush_cursor = BrushCursor()
-        for item in (self._image_layer, self._overlay_layer, self._heatmap_layer, self._brush_cursor):
+        self._query_marker = QueryMarker()
+        layers = (self._image_layer, self._overlay_layer, self._heatmap_layer)
+        for item in (*layers, self._brush_cursor, self._query_marker):
             self.scene().addItem(item)
         self._overlay_layer.setOpacity(0.5)
         self._heatmap_layer.hide()
@@ -81,6 +92,10 @@ class CanvasView(QGraphicsView):
         self._pan_from: QPoint | None = None
         self._space = False
         self._last_pos: QPointF | None = None
+        self._fit = AutoFit()
+        self._banner = LockBanner(self)
+        self._banner.clicked.connect(self.clear_lock)
+        self._hint = ToolHint(self)
         # pixels re-rendered by the last document change (the benchmark and tests check this stays small)
         self.last_render_rect: tuple[int, int, int, int] = (0, 0, 0, 0)
         self.viewport().setCursor(self._tool.cursor)
@@ -90,6 +105,7 @@ class CanvasView(QGraphicsView):
         """Show an RGB uint8 H x W x 3 image. A document of another size is dropped (it belonged to
         the previous image)."""
         if rgb is None:
+            self._query_marker.hide()
             self.set_document(None)
             self._image_layer.set_image(None)
             self._image_size = (0, 0)
@@ -115,6 +131,9 @@ class CanvasView(QGraphicsView):
             self.document.remove_listener(self._on_document_changed)
         self.undo_stack.clear()
         self.document = doc
+        self._query_marker.hide()  # it marked a pixel of the previous document's attention
+        self._show_lock()
+        self._show_hint()
         if doc is None:
             self._overlay_layer.set_image(None)
             return
@@ -169,6 +188,7 @@ class CanvasView(QGraphicsView):
             self.last_render_rect = rect
             self._overlay_layer.update(QRectF(*rect))
         self.document_edited.emit()
+        self._report_cursor()  # the class under the cursor may have changed (a fill, an undo)
 
     def set_overlay_opacity(self, opacity: float) -> None:
         self._overlay_layer.setOpacity(float(np.clip(opacity, 0.0, 1.0)))
@@ -210,6 +230,7 @@ class CanvasView(QGraphicsView):
             self._brush_cursor.hide()
         elif self._last_pos is not None:
             self._place_brush_cursor(self._last_pos)
+        self._show_hint()
         self.tool_changed.emit(name)
 
     def tool(self) -> str:
@@ -217,16 +238,40 @@ class CanvasView(QGraphicsView):
 
     def set_current_class(self, index: int) -> None:
         self._current_class = int(index)
+        self._show_hint()
 
     def current_class(self) -> int:
         return self._current_class
 
     def set_lock_class(self, index: int | None) -> None:
-        """Paint only over pixels of this class (255: only unlabeled ones); None paints everywhere."""
+        """Paint only over pixels of this class (255: only unlabeled ones); None paints everywhere.
+
+        The lock stays until it is cleared (also across images): the banner on the canvas shows it."""
         self._lock = None if index is None else int(index)
+        self._show_lock()
+        self._show_hint()
 
     def lock_class(self) -> int | None:
         return self._lock
+
+    def clear_lock(self) -> None:
+        """Paint everywhere again (Esc, a click on the banner); ``lock_cleared`` tells the palette."""
+        if self._lock is not None:
+            self.set_lock_class(None)
+            self.lock_cleared.emit()
+
+    def lock_banner_text(self) -> str | None:
+        """The banner's text while it is shown (tests and screenshots), else None."""
+        return self._banner.text() if self._banner.isVisibleTo(self) else None
+
+    def tool_hint_text(self) -> str | None:
+        """The tool hint's text while it is shown, else None."""
+        return self._hint.text() if self._hint.isVisibleTo(self) else None
+
+    def attention_marker(self) -> tuple[float, float] | None:
+        """Scene position of the attention query cross while it is shown, else None."""
+        pos = self._query_marker.pos()
+        return (pos.x(), pos.y()) if self._query_marker.isVisible() else None
 
     def set_brush_size(self, size: int) -> None:
         size = int(np.clip(size, 1, MAX_BRUSH))
@@ -271,6 +316,7 @@ class CanvasView(QGraphicsView):
         if rect.isEmpty():
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._fit.fitted()
         self.zoom_changed.emit(self.zoom())
 
     def zoom(self) -> float:
@@ -286,6 +332,7 @@ class CanvasView(QGraphicsView):
         anchor = QPointF(self.viewport().rect().center()) if anchor is None else QPointF(anchor)
         fixed = self.to_image(anchor)
         target = float(np.clip(self.zoom() * factor, MIN_ZOOM, MAX_ZOOM))
+        self._fit.zoomed()
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.scale(target / self.zoom(), target / self.zoom())
         moved = self.viewportTransform().map(fixed) - anchor
@@ -298,7 +345,8 @@ class CanvasView(QGraphicsView):
         self.class_picked.emit(index)
 
     def report_attention_click(self, x: int, y: int) -> None:
-        """ToolHost: the attention tool clicked image pixel (x, y)."""
+        """ToolHost: the attention tool clicked image pixel (x, y): marked with a cross, then reported."""
+        self._query_marker.place(x, y)
         self.attention_clicked.emit(x, y)
 
     def screen_distance(self, a: Point, b: Point) -> float:
@@ -313,6 +361,29 @@ class CanvasView(QGraphicsView):
     def _place_brush_cursor(self, pos: QPointF) -> None:
         cx, cy = snap_brush_center(pos.x(), pos.y(), self._brush_size)
         self._brush_cursor.place(QPointF(cx, cy), float(self._brush_size))
+
+    def _report_cursor(self) -> None:
+        """Emit ``cursor_moved`` for the image pixel under the mouse ((-1, -1) outside the image)."""
+        if self._last_pos is None:
+            return
+        x, y = math.floor(self._last_pos.x()), math.floor(self._last_pos.y())
+        w, h = self._image_size
+        self.cursor_moved.emit(*((x, y) if 0 <= x < w and 0 <= y < h else (-1, -1)))
+
+    # --- text over the canvas ----------------------------------------------------------------------
+    def _show_lock(self) -> None:
+        doc = self.document
+        if self._banner.show_text(None if doc is None else lock_banner(doc.label_set, self._lock)):
+            self._place_overlays()
+
+    def _show_hint(self) -> None:
+        if self._hint.show_text(self._tool.hint(self._last_pos)):
+            self._place_overlays()
+
+    def _place_overlays(self) -> None:
+        area = self.viewport().geometry()
+        self._banner.place(area)
+        self._hint.place(area)
 
     def _pan(self, view_pos: QPoint) -> None:
         if self._pan_from is None:
@@ -340,6 +411,7 @@ class CanvasView(QGraphicsView):
         elif button == Qt.MouseButton.LeftButton:
             self._tool_pressed = True
             self._tool.press(self.to_image(event.position()), event.modifiers())
+            self._show_hint()
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -351,9 +423,8 @@ class CanvasView(QGraphicsView):
             self._tool.move(pos)
         if self._tool.shows_brush:
             self._place_brush_cursor(pos)
-        x, y = math.floor(pos.x()), math.floor(pos.y())
-        w, h = self._image_size
-        self.cursor_moved.emit(*((x, y) if 0 <= x < w and 0 <= y < h else (-1, -1)))
+        self._show_hint()
+        self._report_cursor()
         event.accept()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
@@ -366,6 +437,7 @@ class CanvasView(QGraphicsView):
         elif event.button() == Qt.MouseButton.LeftButton and self._tool_pressed:
             self._tool_pressed = False
             self._tool.release(self.to_image(event.position()))
+            self._show_hint()
         event.accept()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
@@ -377,7 +449,11 @@ class CanvasView(QGraphicsView):
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
-        elif not self._tool.key(event.key()):
+        elif self._tool.key(event.key()):
+            self._show_hint()
+        elif event.key() == Qt.Key.Key_Escape and self._lock is not None:
+            self.clear_lock()  # Esc first cancels a polygon in progress (the tool took it above)
+        else:
             super().keyPressEvent(event)
             return
         event.accept()
@@ -394,7 +470,15 @@ class CanvasView(QGraphicsView):
         self._brush_cursor.hide()
         self._last_pos = None
         self.cursor_moved.emit(-1, -1)
+        self._show_hint()
         super().leaveEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Keep the overlays in place, and the image fitted unless the user zoomed since it opened."""
+        super().resizeEvent(event)
+        self._place_overlays()
+        if self._fit.refit_on_resize():
+            self.fit_to_window()
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         painter.fillRect(rect, self.palette().dark())

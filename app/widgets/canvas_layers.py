@@ -1,4 +1,5 @@
-"""Graphics items of the canvas: a layer that draws a (shared-memory) QImage, and the brush cursor.
+"""Graphics items of the canvas: a layer that draws a (shared-memory) QImage, the brush cursor and the
+attention query marker.
 
 The layer draws only the exposed part of its image (``option.exposedRect``), so repainting after a
 brush dab costs the dab's rectangle, not the whole 2048 x 1024 (or 8000 x 6000) image.
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsItemGroup,
+    QGraphicsLineItem,
     QStyleOptionGraphicsItem,
     QWidget,
 )
@@ -95,4 +97,32 @@ class BrushCursor(QGraphicsItemGroup):
         rect = QRectF(center.x() - r, center.y() - r, diameter, diameter)
         self._outer.setRect(rect)
         self._inner.setRect(rect)
+        self.show()
+
+
+class QueryMarker(QGraphicsItemGroup):
+    """A cross at the attention query pixel, so the heatmap can be read against where the user clicked.
+
+    Fixed screen size at any zoom (``ItemIgnoresTransformations``), white over black for any image.
+    """
+
+    ARM = 7.0  # screen pixels from the centre to the end of each arm
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setZValue(95)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        for width, color in ((3, QColor(0, 0, 0, 220)), (1, QColor(255, 255, 255, 240))):
+            pen = QPen(color, width)
+            pen.setCosmetic(True)
+            for line in ((-self.ARM, 0.0, self.ARM, 0.0), (0.0, -self.ARM, 0.0, self.ARM)):
+                item = QGraphicsLineItem(*line)
+                item.setPen(pen)
+                self.addToGroup(item)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.hide()
+
+    def place(self, x: int, y: int) -> None:
+        """Mark image pixel (x, y) at its centre."""
+        self.setPos(QPointF(x + 0.5, y + 0.5))
         self.show()

@@ -15,7 +15,8 @@ Decisions:
 - Eyedropper: picks the class under the click (an unlabeled pixel picks nothing).
 - Replace: pixels of class A inside a region become the current class B. The region is a dragged
   rectangle, or a polygon started with a click (without dragging) and closed as with the polygon tool.
-  A is the lock class when one is set, otherwise the class under the first point.
+  A is the lock class when one is set, otherwise the class under the first point; the canvas shows
+  "Replace A -> B" (:meth:`Tool.hint`) before and during the gesture, since A is otherwise invisible.
 - Attention: a click inside the image emits ``attention_clicked(x, y)``.
 """
 
@@ -39,6 +40,7 @@ from app.model.edit_ops import (
     rect_region,
     segment_region,
 )
+from app.model.view_hints import replace_hint
 
 if TYPE_CHECKING:
     from app.model.document import AnnotationDocument
@@ -123,6 +125,10 @@ class Tool:
     def key(self, key: int) -> bool:
         """A key press; return True when the tool used it."""
         return False
+
+    def hint(self, pos: QPointF | None) -> str:
+        """What a click at ``pos`` (the mouse, None when outside) would do, for the canvas hint; "" none."""
+        return ""
 
 
 class BrushTool(Tool):
@@ -405,6 +411,20 @@ class ReplaceTool(Tool):
 
     def key(self, key: int) -> bool:
         return self.collector.key(key)
+
+    def hint(self, pos: QPointF | None) -> str:
+        """ "Replace A -> B": A is fixed once a region is started, else the lock or the class at ``pos``."""
+        doc = self.canvas.document
+        if doc is None:
+            return ""
+        lock = self.canvas.lock_class()
+        if self._start is not None or self.collector.active:
+            source = self._source
+        elif lock is not None:
+            source = lock
+        else:
+            source = None if pos is None else doc.label_at(pos.x(), pos.y())
+        return replace_hint(doc.label_set, source, self.canvas.current_class(), locked=lock is not None)
 
     def _drop_rect(self) -> None:
         if self._rect_item is not None:

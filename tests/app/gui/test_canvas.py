@@ -11,20 +11,17 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMainWindow
+from PySide6.QtWidgets import QApplication
 
 from app.model.document import AnnotationDocument
 from app.model.edit_ops import polygon_region, rect_region, segment_region
 from app.model.render import overlay_lut, render_overlay
 from app.widgets.canvas import CanvasView
-from app.widgets.canvas_actions import build_canvas_actions
 from app.widgets.qimage import CHANNEL_ORDER
 from danet_core.labels import get_label_set
+from tests.app.gui.canvas_helpers import H, W, canvas_signal, click, drag, img, make_canvas, vp
 
 pytestmark = pytest.mark.gui
-
-H, W = 64, 96
-ZOOM = 4.0
 
 
 @pytest.fixture
@@ -35,49 +32,7 @@ def labels():
 @pytest.fixture
 def setup(qtbot, labels):
     """A window with a canvas showing a random 96x64 image and an unlabeled document at zoom 4."""
-    window = QMainWindow()
-    canvas = CanvasView()
-    window.setCentralWidget(canvas)
-    actions = build_canvas_actions(canvas, window)
-    window.resize(520, 420)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    rgb = np.random.default_rng(0).integers(0, 255, (H, W, 3), dtype=np.uint8)
-    canvas.set_image(rgb)
-    doc = AnnotationDocument.empty(H, W, labels)
-    canvas.set_document(doc)
-    canvas.set_zoom(ZOOM)
-    canvas.setFocus()
-    QApplication.processEvents()
-    canvas._test_window = window  # pytest-qt keeps only weak references to widgets
-    return canvas, doc, actions
-
-
-def vp(canvas: CanvasView, x: float, y: float) -> QPoint:
-    return canvas.mapFromScene(QPointF(x, y))
-
-
-def img(canvas: CanvasView, p: QPoint) -> tuple[float, float]:
-    q = canvas.to_image(QPointF(p))
-    return q.x(), q.y()
-
-
-def drag(canvas: CanvasView, points: list[tuple[float, float]], button=Qt.MouseButton.LeftButton, mod=None):
-    """Press at the first point, move through the others, release at the last; returns image points."""
-    mod = Qt.KeyboardModifier.NoModifier if mod is None else mod
-    view_pts = [vp(canvas, *p) for p in points]
-    QTest.mousePress(canvas.viewport(), button, mod, view_pts[0])
-    for p in view_pts[1:]:
-        QTest.mouseMove(canvas.viewport(), p)
-    QTest.mouseRelease(canvas.viewport(), button, mod, view_pts[-1])
-    return [img(canvas, p) for p in view_pts]
-
-
-def click(canvas: CanvasView, x: float, y: float, mod=None) -> tuple[float, float]:
-    p = vp(canvas, x, y)
-    QTest.mouseClick(canvas.viewport(), Qt.MouseButton.LeftButton, mod or Qt.KeyboardModifier.NoModifier, p)
-    return img(canvas, p)
+    return make_canvas(qtbot, labels)
 
 
 def expected_stroke(shape, pts, size) -> np.ndarray:
@@ -173,24 +128,6 @@ def test_fill_polygon_replace_eyedropper_through_mouse(setup) -> None:
     for _ in range(3):
         canvas.undo_stack.undo()
     assert (doc.mask[:, :40] == 1).all() and (doc.mask[:, 40:] == 255).all()
-
-
-class canvas_signal:
-    """Collect a signal's emissions during a block (synchronous signals; no waiting needed)."""
-
-    def __init__(self, signal) -> None:
-        self.signal, self.values = signal, []
-
-    def __enter__(self):
-        self.signal.connect(self._got)
-        return self.values
-
-    def _got(self, *args) -> None:
-        self.values.append(args[0] if len(args) == 1 else args)
-
-    def __exit__(self, *exc):
-        self.signal.disconnect(self._got)
-        return False
 
 
 def test_replace_inside_a_clicked_polygon_and_polygon_keys(setup) -> None:
