@@ -2,8 +2,10 @@
 
 Row ``i`` is how much output channel ``i`` of the channel attention module draws from each input channel
 ``j`` (softmax over j, so rows sum to 1). The matrix is scaled to its own maximum for display and shown
-pixel-exact (nearest neighbour) so single channels stay visible; hovering a cell shows ``i, j`` and the
-raw value.
+pixel-exact (nearest neighbour) so single channels stay visible; hovering a cell shows ``i, j``, the raw
+value and its share of the row's maximum (``app.model.view_hints.cam_value_text``). Most entries of a
+trained model's rows underflow to exactly 0 in float32 (the softmax is nearly one-hot); the hover line says
+so instead of a bare "0", and small values are shown in scientific notation.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from PySide6.QtGui import QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from app.model.render import colormap
+from app.model.view_hints import cam_value_text
 from app.widgets.heatmap_panel import legend_pixmap
 
 
@@ -55,8 +58,7 @@ class _MatrixCanvas(QWidget):
         if cell is None or matrix is None:
             self._owner.info.setText(self._owner.summary)
             return
-        i, j = cell
-        self._owner.info.setText(f"output channel {i} ← input channel {j}: {matrix[i, j]:.4g}")
+        self._owner.info.setText(self._owner.cell_text(*cell))
 
 
 class CamView(QWidget):
@@ -78,6 +80,12 @@ class CamView(QWidget):
         layout.addWidget(self.canvas, 1)
         layout.addWidget(legend, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(self.info)
+
+    def cell_text(self, i: int, j: int) -> str:
+        """The hover line of cell (row i, column j) of the shown matrix."""
+        assert self.matrix is not None
+        row_max = float(self.matrix[i].max())
+        return f"output channel {i} ← input channel {j}: {cam_value_text(float(self.matrix[i, j]), row_max)}"
 
     def set_matrix(self, matrix: np.ndarray | None, *, reason: str = "") -> None:
         if matrix is None:

@@ -5,14 +5,27 @@ so that the shortcuts work even before they are in a menu. Keys: brush B, eraser
 eyedropper I, replace R, attention A, pan H; [ and ] brush size; O overlay, Shift+O outline;
 Ctrl+Z / Ctrl+Shift+Z undo/redo; Ctrl++ / Ctrl+- zoom, Ctrl+0 fit, Ctrl+1 actual size; Shift+A accepts
 the prediction as the mask.
+
+Undo and Redo keep the fixed texts "Undo" / "Redo" (the command they would undo is in the tooltip):
+QUndoStack's own actions rename themselves after every edit ("Undo Brush stroke"), which made the toolbar
+reflow and pushed "Mark reviewed and go to next" into its overflow menu.
 """
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QWidget
 
 from app.widgets.canvas import CanvasView
+
+# Short toolbar texts (the menus keep the long ones) so that the main toolbar fits a 1366-px-wide screen.
+TOOLBAR_TEXTS = {
+    "polygon": "Polygon",
+    "fill": "Fill",
+    "eyedropper": "Pick",
+    "replace": "Replace",
+    "fit": "Fit",
+}
 
 TOOL_ACTIONS: tuple[tuple[str, str, str, str], ...] = (
     # name, label, key, tooltip
@@ -71,15 +84,13 @@ def build_canvas_actions(canvas: CanvasView, parent: QWidget) -> dict[str, QActi
     outline.toggled.connect(canvas.set_outline_mode)
     actions["outline"] = outline
 
-    undo = canvas.undo_stack.createUndoAction(parent, "&Undo")
-    undo.setShortcuts(QKeySequence.StandardKey.Undo)
-    redo = canvas.undo_stack.createRedoAction(parent, "&Redo")
     redo_keys = list(QKeySequence.keyBindings(QKeySequence.StandardKey.Redo))
     if QKeySequence("Ctrl+Shift+Z") not in redo_keys:
         redo_keys.append(QKeySequence("Ctrl+Shift+Z"))
-    redo.setShortcuts(redo_keys)
-    parent.addActions([undo, redo])
-    actions["undo"], actions["redo"] = undo, redo
+    actions["undo"] = _history_action(
+        parent, canvas.undo_stack, "Undo", QKeySequence.keyBindings(QKeySequence.StandardKey.Undo)
+    )
+    actions["redo"] = _history_action(parent, canvas.undo_stack, "Redo", redo_keys)
 
     actions["zoom_in"] = _action(
         parent, "Zoom &in", [QKeySequence(QKeySequence.StandardKey.ZoomIn)], "Zoom in"
@@ -99,4 +110,33 @@ def build_canvas_actions(canvas: CanvasView, parent: QWidget) -> dict[str, QActi
         lambda: canvas.accept_prediction() if canvas.document and canvas.document.has_prediction else None
     )
     actions["accept_prediction"] = accept
+    for name, text in TOOLBAR_TEXTS.items():
+        actions[name].setIconText(text)
     return actions
+
+
+def _history_action(parent: QWidget, stack: QUndoStack, verb: str, keys: list[QKeySequence]) -> QAction:
+    """Undo or Redo with a fixed text; the tooltip names the command ("Undo Brush stroke (Ctrl+Z)")."""
+    undo = verb == "Undo"
+    action = QAction(f"&{verb}", parent)
+    action.setShortcuts(keys)
+    key = f" ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})" if keys else ""
+
+    def update(*_changed: object) -> None:
+        can, command = (stack.canUndo(), stack.undoText()) if undo else (stack.canRedo(), stack.redoText())
+        action.setEnabled(can)
+        what = f"{verb} {command}".strip() if can else f"Nothing to {verb.lower()}"
+        action.setToolTip(what + key)
+        action.setStatusTip(what)
+
+    signals = (
+        (stack.canUndoChanged, stack.undoTextChanged)
+        if undo
+        else (stack.canRedoChanged, stack.redoTextChanged)
+    )
+    for signal in signals:
+        signal.connect(update)
+    action.triggered.connect(stack.undo if undo else stack.redo)
+    update()
+    parent.addAction(action)
+    return action

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QListView, QVBo
 
 from app.model.image_queue import STATUS_FILTERS, ImageQueue
 from app.model.review_queue import record_status
+from app.model.view_hints import image_row_text
 
 THUMB_SIZE = QSize(96, 72)
 STATUS_LABELS = {
@@ -66,6 +67,7 @@ class ImageListModel(QAbstractListModel):
         self._row_of: dict[int, int] = {}
         self._thumbs: dict[int, QPixmap] = {}
         self._requested: set[int] = set()
+        self._unreadable: dict[int, str] = {}  # image id -> why its file cannot be read
         self._pending: list[int] = []
         self._dots = {k: _status_dot(c) for k, c in STATUS_COLORS.items()}
         self._flush = QTimer(self)
@@ -81,6 +83,7 @@ class ImageListModel(QAbstractListModel):
         known = {r.id for r in self.queue.records()}
         self._thumbs = {k: v for k, v in self._thumbs.items() if k in known}
         self._requested &= known
+        self._unreadable = {k: v for k, v in self._unreadable.items() if k in known}
         self.endResetModel()
 
     def update_record(self, record: Any) -> None:
@@ -113,6 +116,16 @@ class ImageListModel(QAbstractListModel):
         idx = self.index(row)
         self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
+    def mark_unreadable(self, image_id: int, reason: str) -> None:
+        self._unreadable[image_id] = reason
+        row = self._row_of.get(image_id)
+        if row is not None:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx)
+
+    def unreadable(self) -> dict[int, str]:
+        return dict(self._unreadable)
+
     def has_thumbnail(self, image_id: int) -> bool:
         return image_id in self._thumbs
 
@@ -124,8 +137,9 @@ class ImageListModel(QAbstractListModel):
             return None
         rec = self._records[index.row()]
         status = record_status(rec)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return f"{rec.rel_path}\n{STATUS_LABELS.get(status, status)}"
+        if role == Qt.ItemDataRole.DisplayRole:  # sorted by uncertainty: the score is in the row
+            label = STATUS_LABELS.get(status, status)
+            return image_row_text(rec.rel_path, label, getattr(rec, "uncertainty", None), self.queue.order)
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(rec.id, status)
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -134,6 +148,8 @@ class ImageListModel(QAbstractListModel):
                 tip += f"\nuncertainty: {rec.uncertainty:.3f}"
             if getattr(rec, "missing", False):
                 tip += "\nthe image file is missing"
+            if rec.id in self._unreadable:
+                tip += f"\nthe image file {self._unreadable[rec.id]}"
             return tip
         if role == IdRole:
             return rec.id
@@ -230,6 +246,16 @@ class ImageListPanel(QWidget):
 
     def set_thumbnail(self, image_id: int, image: QImage) -> None:
         self.model.set_thumbnail(image_id, image)
+
+    def mark_unreadable(self, image_id: int, reason: str) -> None:
+        """Show that this image's file cannot be decoded (found while making its thumbnail)."""
+        self.model.mark_unreadable(image_id, reason)
+
+    def reset_filters(self) -> None:
+        """A new project: every image shown again (the status filter and the name filter cleared)."""
+        self.filter_combo.setCurrentIndex(0)
+        self.search.clear()
+        self.queue.clear_filters()
 
     def set_status_filter(self, label: str) -> None:
         labels = [f[0] for f in STATUS_FILTERS]

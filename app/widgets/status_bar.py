@@ -1,4 +1,4 @@
-"""Status bar parts: cursor position / class under the cursor / model confidence, and a job indicator
+"""Status bar parts: cursor position / class under the cursor / model confidence / zoom, and a job indicator
 (progress bar + cancel button) shared by every long job.
 
 Why one shared job indicator: the user should see at a glance that something runs in the background
@@ -11,9 +11,12 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
+from app.model.view_hints import zoom_text
+
 
 class CursorInfo(QWidget):
-    """``x, y · class · confidence`` of the pixel under the cursor."""
+    """``x, y · class · confidence`` of the pixel under the cursor, and the canvas zoom (which stays
+    when the cursor leaves the image)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -23,12 +26,15 @@ class CursorInfo(QWidget):
         self.position.setMinimumWidth(110)
         self.klass.setMinimumWidth(140)
         self.confidence.setMinimumWidth(120)
+        self.zoom = QLabel()
+        self.zoom.setMinimumWidth(self.zoom.fontMetrics().horizontalAdvance("zoom 6400 %") + 8)
+        self.zoom.setToolTip("Zoom: screen pixels per image pixel (Ctrl+0 fits, Ctrl+1 is 100 %)")
         self.position.setToolTip("Image pixel under the cursor (x, y)")
         self.klass.setToolTip("Class of the mask under the cursor")
         self.confidence.setToolTip("Model confidence (highest class probability) at the cursor")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for w in (self.position, self.klass, self.confidence):
+        for w in (self.position, self.klass, self.confidence, self.zoom):
             layout.addWidget(w)
         self.clear()
 
@@ -44,6 +50,9 @@ class CursorInfo(QWidget):
         self.position.setText(f"x {x}, y {y}")
         self.klass.setText(class_name if class_name is not None else "unlabeled")
         self.confidence.setText("" if confidence is None else f"confidence {confidence:.0%}")
+
+    def show_zoom(self, zoom: float) -> None:
+        self.zoom.setText(zoom_text(zoom))
 
 
 class JobIndicator(QWidget):

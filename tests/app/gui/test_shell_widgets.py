@@ -73,8 +73,9 @@ def test_job_indicator_and_cursor_info(qtbot):
         "Road",
         "confidence 88%",
     )
+    info.show_zoom(1.5625)
     info.show_pixel(-1, -1, None, None)
-    assert info.klass.text() == ""
+    assert info.klass.text() == "" and info.zoom.text() == "zoom 156 %"  # the zoom stays
 
 
 def test_settings_dialog_returns_validated_settings(qtbot, monkeypatch):
