@@ -17,11 +17,9 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QLineEdit,
     QMessageBox,
-    QPushButton,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -31,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.model.settings import AppSettings
 from app.widgets.export_dialog import ExportDialog
+from app.widgets.form_parts import row_with_button
 from danet_core.options import DEVICE_AUTO, PRECISIONS
 
 __all__ = ["ExportDialog", "NewProjectDialog", "SettingsDialog", "ShortcutsDialog", "show_error"]
@@ -131,22 +130,16 @@ class NewProjectDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("New project from an image folder")
         self.folder = QLineEdit(folder)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
         self.label_set = QComboBox()
         self.label_set.setEditable(True)
         self.label_set.addItems(BUILTIN_LABEL_SETS)
         self.label_set.setCurrentText(label_set)
         self.label_set.setToolTip("A built-in label set, or the path of a label-set JSON file")
-        load = QPushButton("JSON…")
-        load.clicked.connect(self._browse_labels)
-        row2 = QHBoxLayout()
-        row2.addWidget(self.label_set, 1)
-        row2.addWidget(load)
-        _form_with_ok_cancel(self, [("Image folder", row), ("Label set", row2)], self.accept)
+        rows = [
+            ("Image folder", row_with_button(self.folder, "Browse…", self._browse)),
+            ("Label set", row_with_button(self.label_set, "JSON…", self._browse_labels)),
+        ]
+        _form_with_ok_cancel(self, rows, self.accept)
 
     def values(self) -> tuple[Path, str]:
         return Path(self.folder.text().strip()).expanduser(), self.label_set.currentText().strip()

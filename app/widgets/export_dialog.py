@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
-    QPushButton,
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
@@ -43,11 +42,13 @@ from app.model.export_settings import (
     mapping_rows,
     plan_export,
 )
+from app.widgets.form_parts import fit_to_screen, row_with_button
 from danet_core.labels import LabelSet
 
 UNMAPPED_BRUSH = QBrush(QColor("#ffd0c8"))
 SPLIT_CHOICES = ("auto", "train", "val", "test", "train=0.8,val=0.2")
 ORIGIN_CHOSEN = "your choice"
+SHOWN_UNMAPPED = 5  # names in the status line (all are highlighted in the table)
 
 
 class ExportDialog(QDialog):
@@ -89,7 +90,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.buttons)
         self._set_rows(mapping_rows(label_set, settings.mapping))
         self._sync_cityscapes_enabled()
-        self._fit_screen()
+        fit_to_screen(self, 760, 720)
 
     # -- construction ------------------------------------------------------------------------------
     def _format_column(self, formats: Mapping[str, str], chosen: tuple[str, ...]) -> QVBoxLayout:
@@ -105,12 +106,7 @@ class ExportDialog(QDialog):
     def _folder_row(self, folder: str) -> QHBoxLayout:
         self.folder = QLineEdit(folder)
         self.folder.setPlaceholderText("Folder the files go to (one subfolder per format when several)")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        return row
+        return row_with_button(self.folder, "Browse…", self._browse)
 
     def _cityscapes_group(self, settings: ExportSettings) -> QGroupBox:
         self.cityscapes = QGroupBox("Cityscapes")
@@ -136,12 +132,9 @@ class ExportDialog(QDialog):
         self.table.setMinimumHeight(200)
         self.unmapped_label = QLabel()
         self.unmapped_label.setWordWrap(True)
-        reset = QPushButton("Use the proposal")
-        reset.setToolTip("Built-in mapping of the label set, else the same name or a synonym")
-        reset.clicked.connect(lambda: self._set_rows(mapping_rows(self.label_set)))
-        status_row = QHBoxLayout()
-        status_row.addWidget(self.unmapped_label, 1)
-        status_row.addWidget(reset)
+        status_row = row_with_button(
+            self.unmapped_label, "Use the proposal", lambda: self._set_rows(mapping_rows(self.label_set))
+        )
         group = QFormLayout(self.cityscapes)
         group.addRow("Split", self.split)
         group.addRow("City", self.city)
@@ -149,13 +142,6 @@ class ExportDialog(QDialog):
         group.addRow(self.table)
         group.addRow(status_row)
         return self.cityscapes
-
-    def _fit_screen(self) -> None:
-        screen = self.screen().availableGeometry() if self.screen() is not None else None
-        width, height = 760, 720
-        if screen is not None:
-            width, height = min(width, screen.width() - 40), min(height, screen.height() - 60)
-        self.resize(width, height)
 
     # -- the mapping table -------------------------------------------------------------------------
     def _set_rows(self, rows: list[MappingRow]) -> None:
@@ -197,7 +183,8 @@ class ExportDialog(QDialog):
     def _show_unmapped(self) -> None:
         names = self.unmapped()
         if names:
-            text = f"<b>{len(names)} unmapped</b> (highlighted): {', '.join(names)}. Choose a label for each."
+            shown = ", ".join(names[:SHOWN_UNMAPPED]) + (" …" if len(names) > SHOWN_UNMAPPED else "")
+            text = f"<b>{len(names)} unmapped</b> (highlighted): {shown}"
         else:
             text = f"All {len(self.combos)} classes mapped."
         self.unmapped_label.setText(text)

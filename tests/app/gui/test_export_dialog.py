@@ -44,6 +44,14 @@ def reviewed_camvid(project_dir: Path, camvid_root: Path) -> Path:
     return project_dir
 
 
+def _open(qtbot, window, project_dir: Path) -> tuple:
+    """Open ``project_dir`` in the window; (session, export) controllers."""
+    session, export = window.controller("session"), window.controller("export")
+    with qtbot.waitSignal(session.image_opened, timeout=10_000):
+        session.open_project(project_dir)
+    return session, export
+
+
 def _run_dialog(qtbot, monkeypatch, export, steps: Callable[[ExportDialog], None]) -> ExportDialog:
     """Open File > Export labels as the menu does and run ``steps`` on the dialog inside its event loop;
     the dialog is rejected if the steps leave it open, so a failing test never blocks."""
@@ -67,9 +75,7 @@ def _run_dialog(qtbot, monkeypatch, export, steps: Callable[[ExportDialog], None
 def test_camvid_project_exports_to_cityscapes_from_the_dialog(
     qtbot, monkeypatch, window, reviewed_camvid, tmp_path, messages
 ):
-    session, export = window.controller("session"), window.controller("export")
-    with qtbot.waitSignal(session.image_opened, timeout=10_000):
-        session.open_project(reviewed_camvid)
+    session, export = _open(qtbot, window, reviewed_camvid)
     out = tmp_path / "cs-out"
     seen: dict[str, object] = {}
 
@@ -151,9 +157,7 @@ def street_project(tmp_path: Path, camvid_small: Path) -> Path:
 def test_an_unmapped_class_blocks_the_export_until_it_is_mapped(
     qtbot, monkeypatch, window, street_project, tmp_path, messages
 ):
-    session, export = window.controller("session"), window.controller("export")
-    with qtbot.waitSignal(session.image_opened, timeout=10_000):
-        session.open_project(street_project)
+    session, export = _open(qtbot, window, street_project)
     out = tmp_path / "street-out"
     seen: dict[str, object] = {}
 
@@ -191,18 +195,14 @@ def test_an_unmapped_class_blocks_the_export_until_it_is_mapped(
 
 
 def test_programmatic_export_of_an_unmapped_set_is_one_error(qtbot, window, street_project, tmp_path):
-    session, export = window.controller("session"), window.controller("export")
-    with qtbot.waitSignal(session.image_opened, timeout=10_000):
-        session.open_project(street_project)
+    _session, export = _open(qtbot, window, street_project)
     with qtbot.waitSignal(export.error, timeout=5_000) as blocker:
         export.export(["cityscapes"], tmp_path / "never")
     assert "Lamp, Animal" in blocker.args[0] and not (tmp_path / "never").exists()
 
 
 def test_a_broken_settings_file_is_named_in_the_dialog(qtbot, window, street_project):
-    session, export = window.controller("session"), window.controller("export")
-    with qtbot.waitSignal(session.image_opened, timeout=10_000):
-        session.open_project(street_project)
+    _session, export = _open(qtbot, window, street_project)
     (street_project / SETTINGS_FILE).write_text('{"formats": "cityscapes"')
     dialog = export.make_dialog()
     qtbot.addWidget(dialog)
