@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     if args.path:
         window.open_path(args.path, args.labels)
+    else:
+        window.offer_last_project()
     status = app.exec()
     return _finish(status)
 

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSlider,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +31,8 @@ from app import logging_setup
 from app.controllers.export import ExportController
 from app.controllers.finetune import FinetuneController
 from app.controllers.heatmaps import HeatmapController
+from app.controllers.importer import ImportController
+from app.controllers.preferences import offer_last_project, remember_preferences, restore_preferences
 from app.controllers.presegment import NO_MODEL_HINT, PresegmentController
 from app.controllers.session import SessionController
 from app.controllers.zoo import ZooController
@@ -48,6 +49,7 @@ from app.widgets.finetune_panel import FinetunePanel
 from app.widgets.heatmap_panel import HeatmapPanel
 from app.widgets.image_list import ImageListPanel
 from app.widgets.status_bar import CursorInfo, JobIndicator
+from app.widgets.window_layout import build_main_toolbar, make_dock, tidy_dock_tabs
 from app.workers.base import FunctionWorker, shutdown_all
 from danet_core.project import CatalogDamaged
 
@@ -85,6 +87,7 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._wire()
         self._restore_layout()
+        restore_preferences(self.settings, self.canvas, self.image_list, self.finetune_panel)
         if not self._layout_restored:
             self.resize(1400, 900)
         self.statusBar().showMessage(
@@ -112,14 +115,16 @@ class MainWindow(QMainWindow):
         title: str,
         widget: QWidget,
         area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
+        *,
+        tab: str = "",
     ) -> QDockWidget:
-        """Add a dock (its toggle goes to View ▸ Panels; its place is remembered by ``name``).
+        """Add a dock (its toggle goes to View ▸ Panels; its place is remembered by ``name``); ``tab``: a
+        short tab title when ``title`` is long (``app.widgets.window_layout.make_dock``).
 
         The panel sits in a scroll area so that no panel (the fine-tune panel needs ~590 px) can force the
         window taller than a 768-px-high laptop screen.
         """
-        dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock_{name}")
+        dock = make_dock(self, name, title, tab)
         scroll = QScrollArea(dock)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -151,7 +156,7 @@ class MainWindow(QMainWindow):
         self.add_dock("classes", "Classes", self._classes_widget())
         self.add_dock("model", "Model", self._model_widget())
         self.add_dock("heatmaps", "Heatmaps", self.heatmap_panel)
-        cam = self.add_dock("cam", "Channel attention (CAM)", self.cam_view)
+        cam = self.add_dock("cam", "Channel attention (CAM)", self.cam_view, tab="CAM")
         cam.hide()
         self.finetune_panel = FinetunePanel()
         self.add_dock("finetune", "Fine-tune", self.finetune_panel)
@@ -200,6 +205,7 @@ class MainWindow(QMainWindow):
         self.exporter: ExportController = ExportController(session, self.jobs, parent=self)
         self.finetune: FinetuneController = ft
         self.zoo: ZooController = ZooController(session, pre, self.jobs, parent=self)
+        self.importer: ImportController = ImportController(session, self.jobs, parent=self)
         for name, controller in (
             ("session", session),
             ("presegment", pre),
@@ -207,6 +213,7 @@ class MainWindow(QMainWindow):
             ("export", self.exporter),
             ("finetune", ft),
             ("zoo", self.zoo),
+            ("import", self.importer),
         ):
             self.add_controller(name, controller)
         ft.message.connect(lambda t: self.statusBar().showMessage(t, 8000))
@@ -229,6 +236,13 @@ class MainWindow(QMainWindow):
             "open": self._action("open", "&Open project or folder…", self.open_dialog, SK.Open),
             "save": self._action("save", "&Save mask", lambda: s.save_current(), SK.Save),
             "export": self._action("export", "&Export labels…", self.exporter.open_dialog, "Ctrl+E"),
+            "import_labels": self._action(
+                "import_labels",
+                "&Import labels…",
+                lambda: self.importer.open_dialog(),
+                "Ctrl+I",
+                "Import annotations (Cityscapes, labelme, palette or plain masks) into matching images",
+            ),
             "quit": self._action("quit", "&Quit", self.close, SK.Quit),
             "next": self._action("next", "&Next image", lambda: s.go_relative(1), ["PgDown", "."]),
             "previous": self._action("previous", "&Previous image", lambda: s.go_relative(-1), ["PgUp", ","]),
@@ -268,7 +282,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        file_menu.addActions([a["save"], a["export"]])
+        file_menu.addActions([a["save"], a["import_labels"], a["export"]])
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         edit = bar.addMenu("&Edit")
@@ -293,17 +307,7 @@ class MainWindow(QMainWindow):
         self.model_menu = model
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([a["shortcuts"], a["log_folder"], a["about"]])
-        tb = QToolBar("Main toolbar", self)
-        tb.setObjectName("toolbar_main")
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)  # readable in light and dark palettes
-        tb.addActions([a["open"], a["save"]])
-        tb.addSeparator()
-        tb.addActions([a[name] for name, *_ in TOOL_ACTIONS])
-        tb.addSeparator()
-        tb.addActions([a["undo"], a["redo"], a["fit"]])
-        tb.addSeparator()
-        tb.addActions([a["reviewed_next"], a["presegment_all"]])
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        build_main_toolbar(self, a)
         self.palette.hotkey_actions(self)
 
     def _wire(self) -> None:
@@ -313,6 +317,8 @@ class MainWindow(QMainWindow):
         s.project_closed.connect(lambda: self.setWindowTitle("DANet Annotator"))
         self.palette.class_selected.connect(self.canvas.set_current_class)
         self.palette.lock_changed.connect(self.canvas.set_lock_class)
+        self.canvas.lock_cleared.connect(lambda: self.palette.lock_selector.set_lock(None))
+        self.canvas.zoom_changed.connect(self.cursor_info.show_zoom)
         self.canvas.class_picked.connect(self.palette.set_current_index)
         p.model_status.connect(self.model_label.setText)
         p.batch_started.connect(lambda n: self.jobs.start("presegment", f"Pre-segmenting {n} images", n))
@@ -362,14 +368,14 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path, label_set: str | None = None) -> None:
         """Open a project folder, or an image folder's project (asking for its label set when new)."""
         from app.model.settings import default_project_dir, is_project_dir
+        from danet_core.project.scan import has_images
 
         p = Path(path).expanduser()
-        if (
-            label_set is None
-            and p.is_dir()
-            and not is_project_dir(p)
-            and not is_project_dir(default_project_dir(p))
-        ):
+        new_folder = p.is_dir() and not is_project_dir(p) and not is_project_dir(default_project_dir(p))
+        if new_folder and not has_images(p):  # say so before asking for a label set
+            self.show_error(f"No images found in {p}; choose a folder of images (sub-folders count too).", "")
+            return
+        if label_set is None and new_folder:
             dialog = NewProjectDialog(str(p), self.settings.default_label_set, self)
             if dialog.exec() != NewProjectDialog.DialogCode.Accepted:
                 return
@@ -440,6 +446,10 @@ class MainWindow(QMainWindow):
         save_settings(self.settings)
         self.presegment.apply_settings(self.settings)
 
+    def offer_last_project(self) -> bool:
+        """At a launch without a path: offer the most recent project (app.controllers.preferences)."""
+        return offer_last_project(self, self.recent, self.open_path)
+
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self.actions(), self).exec()
 
@@ -479,6 +489,7 @@ class MainWindow(QMainWindow):
         self._layout_restored = bool(geometry is not None and self.restoreGeometry(geometry))
         if state is not None:
             self.restoreState(state)
+        tidy_dock_tabs(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         try:
@@ -488,8 +499,14 @@ class MainWindow(QMainWindow):
             self.show_error(f"Could not save before closing: {exc}", "")
             event.ignore()
             return
-        self.settings.overlay_opacity = self.opacity_slider.value() / 100.0
-        self.settings.heatmap_opacity = self.heatmap_panel.opacity_value()
+        remember_preferences(
+            self.settings,
+            self.canvas,
+            self.image_list,
+            self.finetune_panel,
+            self.opacity_slider,
+            self.heatmap_panel,
+        )
         try:
             save_settings(self.settings)
         except OSError as exc:

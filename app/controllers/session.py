@@ -47,9 +47,11 @@ from danet_core.project import (
     rebuild_catalog,
 )
 from danet_core.project.catalog import GUI_BUSY_TIMEOUT_MS
+from danet_core.project.scan import has_images
 
 log = logging.getLogger(__name__)
 
+WATCH_MS = 1500
 # Stored predictions are already project mask indices (the pre-segmentation controller maps them).
 IDENTITY_LUT = np.arange(256, dtype=np.uint8)
 
@@ -94,10 +96,17 @@ class SessionController(QObject):
         self._loader: FunctionWorker | None = None
         self._opener: FunctionWorker | None = None
         self.timer = WorkTimer()
+        # Changes made by another process (a `danet project import`, a second window) are picked up
+        # every WATCH_MS: statuses refresh and the open image reloads when the user has not edited it.
+        self.watch_timer = QTimer(self)
+        self.watch_timer.setInterval(WATCH_MS)
+        self.watch_timer.timeout.connect(self.check_external_changes)
+        self._data_version: int | None = None
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.timeout.connect(self.try_save)
         self.thumbnails.thumbnail_ready.connect(image_list.set_thumbnail)
+        self.thumbnails.thumbnail_failed.connect(image_list.mark_unreadable)
         image_list.thumbnails_needed.connect(self._thumbnails_needed)
         image_list.image_activated.connect(self.open_image)
         canvas.document_edited.connect(self._on_edited)
@@ -115,6 +124,11 @@ class SessionController(QObject):
             return
         if not p.is_dir():
             raise ValueError(f"{p}: not a folder; expected an image folder or a project folder")
+        if not has_images(p) and not is_project_dir(default_project_dir(p)):
+            raise ValueError(
+                f"No images found in {p} (expected .png, .jpg, .jpeg, .bmp, .tif or .webp files, also in "
+                "sub-folders); no project was created"
+            )
         target = default_project_dir(p)
         if is_project_dir(target):
             self.open_project(target)
@@ -139,8 +153,11 @@ class SessionController(QObject):
 
     def _adopt_project(self, project: Project) -> None:
         self.close_project()
+        self.image_list.reset_filters()  # a filter of the previous project must not hide this one's images
         self.project = project
         self.recent.add(project.project_dir, project.image_root)
+        self._data_version = project.catalog.data_version()
+        self.watch_timer.start()
         self.refresh_records()
         log.info("opened project %s (%d images)", project.project_dir, len(self.queue))
         self.project_opened.emit(project)
@@ -152,6 +169,37 @@ class SessionController(QObject):
     def _after_rescan(self, project: Project) -> None:
         if project is self.project:
             self.refresh_records()
+
+    def check_external_changes(self) -> bool:
+        """Pick up what another process changed; True when something did. The open image is reloaded
+        only when the user has no unsaved edits (otherwise saving asks: never overwritten unseen)."""
+        project = self.project
+        if project is None:
+            return False
+        try:
+            version = project.catalog.data_version()
+        except OSError as exc:
+            log.debug("cannot poll the catalog: %s", exc)
+            return False
+        if version == self._data_version:
+            return False
+        self._data_version = version
+        self.refresh_records()
+        image_id, doc = self.image_id, self.document
+        if image_id is not None and doc is not None and project.mask_stamp(image_id) != self.mask_stamp:
+            if doc.is_modified:
+                self.message.emit("This mask was changed by another program; saving will ask which to keep.")
+            else:
+                self.message.emit("This mask was changed by another program; showing the new version.")
+                self.reload_current()
+        return True
+
+    def reload_current(self) -> None:
+        """Open the current image again from disk (its decoded pixels may come from the cache)."""
+        if self.image_id is None:
+            return
+        reopen, self.image_id = self.image_id, None
+        self.open_image(reopen)
 
     def refresh_records(self) -> None:
         """Re-read every image record from the catalog into the queue (and so the list)."""
@@ -175,7 +223,8 @@ class SessionController(QObject):
         self._commit_seconds()
         self.thumbnails.clear()
         self.cache.clear()
-        self.canvas.set_document(None)
+        self.canvas.set_image(None)  # nothing of the previous project stays on the canvas
+        self.watch_timer.stop()
         self.project.close()
         self.project, self.image_id, self.document, self.rgb, self.confidence = None, None, None, None, None
         self.image_list.set_records([])
@@ -384,9 +433,7 @@ class SessionController(QObject):
             return self.try_save(status)
         doc.mark_saved(doc.revision)  # the window's mask is in the conflict copy
         self.message.emit(f"Loaded the mask from disk; yours is kept as {mine_copy}")
-        reopen, self.image_id = image_id, None
-        self.cache.clear()
-        self.open_image(reopen)
+        self.reload_current()
         return False
 
     def mark_reviewed_and_next(self) -> None:

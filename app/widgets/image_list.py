@@ -138,7 +138,9 @@ class ImageListModel(QAbstractListModel):
         rec = self._records[index.row()]
         status = record_status(rec)
         if role == Qt.ItemDataRole.DisplayRole:  # sorted by uncertainty: the score is in the row
-            label = STATUS_LABELS.get(status, status)
+            label = STATUS_LABELS.get(status, status) + (
+                " · ⚠ unreadable" if rec.id in self._unreadable else ""
+            )
             return image_row_text(rec.rel_path, label, getattr(rec, "uncertainty", None), self.queue.order)
         if role == Qt.ItemDataRole.DecorationRole:
             return self._decoration(rec.id, status)

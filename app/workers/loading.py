@@ -151,12 +151,13 @@ def load_thumbnails(
     *,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-) -> list[tuple[int, np.ndarray | None]]:
-    """Small RGB arrays (fit into ``size`` = (w, h)) of the image files; None for unreadable files.
+) -> list[tuple[int, np.ndarray | str]]:
+    """Small RGB arrays (fit into ``size`` = (w, h)) of the image files; for an unreadable file the
+    reason instead (the list marks it, so a broken file is seen before it is opened).
 
     ``Image.draft`` lets JPEG decoding skip to a reduced scale, so a 24 Mpx photo costs a few ms.
     """
-    out: list[tuple[int, np.ndarray | None]] = []
+    out: list[tuple[int, np.ndarray | str]] = []
     for n, (image_id, path) in enumerate(items):
         check_stop(should_stop)
         try:
@@ -167,7 +168,7 @@ def load_thumbnails(
                 out.append((image_id, np.asarray(img.convert("RGB"), dtype=np.uint8).copy()))
         except (OSError, ValueError, SyntaxError, MemoryError, Image.DecompressionBombError) as exc:
             log.info("no thumbnail for %s: %s", path, exc)  # one bad file never blanks its batch
-            out.append((image_id, None))
+            out.append((image_id, f"cannot be read: {type(exc).__name__}: {str(exc)[:120]}"))
         if progress is not None:
             progress(n + 1, len(items), "")
     return out
@@ -183,16 +184,20 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
 class ThumbnailLoader(QObject):
     """Queue of thumbnail requests served by one background worker at a time.
 
-    Signal ``thumbnail_ready(int, QImage)``.
+    Signals ``thumbnail_ready(int, QImage)`` and ``thumbnail_failed(int, str)`` (the reason).
     """
 
     thumbnail_ready = Signal(int, QImage)
+    thumbnail_failed = Signal(int, str)
 
     def __init__(self, size: tuple[int, int] = (96, 72), parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.size = size
         self._pending: OrderedDict[int, Path] = OrderedDict()
         self._worker: FunctionWorker | None = None
+        # bumped by clear(): results of a batch started before (another project's images, whose ids
+        # the new project reuses) are dropped instead of shown as this project's thumbnails
+        self._generation = 0
 
     def request(self, items: list[tuple[int, Path]]) -> None:
         for image_id, path in items:
@@ -201,6 +206,7 @@ class ThumbnailLoader(QObject):
 
     def clear(self) -> None:
         self._pending.clear()
+        self._generation += 1
         if self._worker is not None:
             self._worker.cancel()
 
@@ -211,15 +217,19 @@ class ThumbnailLoader(QObject):
         while self._pending and len(batch) < 16:
             batch.append(self._pending.popitem(last=False))
         worker = FunctionWorker(load_thumbnails, batch, self.size, name="thumbnails")
-        worker.finished.connect(self._deliver)
+        worker.finished.connect(lambda results, g=self._generation: self._deliver(results, g))
         worker.done.connect(self._on_done)
         self._worker = worker
         worker.start()
 
-    def _deliver(self, results: list[tuple[int, np.ndarray | None]]) -> None:
-        for image_id, rgb in results:
-            if rgb is not None:
-                self.thumbnail_ready.emit(image_id, rgb_to_qimage(rgb))
+    def _deliver(self, results: list[tuple[int, np.ndarray | str]], generation: int) -> None:
+        if generation != self._generation:
+            return
+        for image_id, result in results:
+            if isinstance(result, str):
+                self.thumbnail_failed.emit(image_id, result)
+            else:
+                self.thumbnail_ready.emit(image_id, rgb_to_qimage(result))
 
     def _on_done(self) -> None:
         self._worker = None

@@ -158,6 +158,10 @@ class Catalog:
         with self._lock, storage_errors(self.path):
             return self._conn.execute(sql, params).fetchall()
 
+    def data_version(self) -> int:
+        """Changes whenever *another* connection (process, window) commits: cheap change detection."""
+        return int(self.query("PRAGMA data_version")[0][0])
+
     def integrity_problems(self) -> list[str]:
         """``PRAGMA quick_check`` plus a read of every table; [] when the catalog is sound."""
         with self._lock:

@@ -74,3 +74,14 @@ def scan_images(
     for e in errors:
         logger.warning("scan: %s", e)
     return found, errors
+
+
+def has_images(root: Path) -> bool:
+    """Whether ``root`` holds at least one image file (stops at the first one: instant on any folder)."""
+    for _dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        if any(
+            os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS and not n.startswith(".") for n in filenames
+        ):
+            return True
+    return False
