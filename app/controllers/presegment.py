@@ -180,6 +180,8 @@ class PresegmentController(QObject):
         project = self.session.project
         if project is None or self.predictor is None:
             self.model_status.emit(NO_MODEL_HINT)
+            what = "Open a project first." if project is None else "Pre-segmenting needs a model."
+            self.error.emit(f"{what} {NO_MODEL_HINT}", "")  # said, not silently ignored
             return None
         if image_ids is None:
             image_ids = [
