@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
@@ -41,6 +40,7 @@ from app.model.import_preview import (
     preview_text,
     request_from,
 )
+from app.widgets.form_parts import fit_to_screen, row_with_button
 from danet_core.project import ImageStatus
 
 
@@ -83,19 +83,14 @@ class ImportDialog(QDialog):
         layout.addWidget(self.buttons)
         self._show_format()
         self._sync()
-        self._fit_screen()
+        fit_to_screen(self, 720, 600)
 
     # -- construction ------------------------------------------------------------------------------
     def _folder_row(self, folder: str) -> QHBoxLayout:
         self.folder = QLineEdit(folder)
         self.folder.setPlaceholderText("The folder with the label files (searched recursively)")
         self.folder.editingFinished.connect(self.inspect_folder)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.folder, 1)
-        row.addWidget(browse)
-        return row
+        return row_with_button(self.folder, "Browse…", self._browse)
 
     def _format_column(self) -> QVBoxLayout:
         self.format = QComboBox()
@@ -137,13 +132,6 @@ class ImportDialog(QDialog):
         column.addWidget(self.replace)
         self.existing.setVisible(False)
         return self.existing
-
-    def _fit_screen(self) -> None:
-        screen = self.screen().availableGeometry() if self.screen() is not None else None
-        width, height = 720, 600
-        if screen is not None:
-            width, height = min(width, screen.width() - 40), min(height, screen.height() - 60)
-        self.resize(width, height)
 
     # -- what the controller calls -----------------------------------------------------------------
     def show_checking(self, done: int = 0, total: int = 0) -> None:

@@ -161,6 +161,8 @@ def test_import_needs_a_project_and_cancel_keeps_what_was_imported(
     dialog.reject()
     assert importer.start_import(request_from(inspection, ImageStatus.IN_PROGRESS, None))
     assert "import" in window.jobs.running()
+    first = window.session.project.mask_path(inspection.preview.matched[0].image_id)
+    qtbot.waitUntil(first.exists, timeout=10_000)  # the worker waits after its first file
     with qtbot.waitSignal(importer.cancelled, timeout=30_000):
         window.jobs.cancel_requested.emit("import")  # the status bar's cancel button
     qtbot.waitUntil(lambda: importer.worker is None, timeout=10_000)
