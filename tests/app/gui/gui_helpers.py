@@ -1,11 +1,12 @@
-"""Helpers of the canvas GUI tests: a canvas in a window, and mouse input in image coordinates."""
+"""Helpers of the GUI tests: a canvas in a window, mouse input in image coordinates, chart texts."""
 
 from __future__ import annotations
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMainWindow
+from PySide6.QtWidgets import QApplication, QGraphicsTextItem, QMainWindow
 
 from app.model.document import AnnotationDocument
 from app.widgets.canvas import CanvasView
@@ -78,3 +79,15 @@ class canvas_signal:
     def __exit__(self, *exc):
         self.signal.disconnect(self._got)
         return False
+
+
+def chart_texts(chart_view) -> list[str]:
+    """Every visible text of a QChartView (axis labels, legend, title): QtCharts keeps its items private,
+    so they are read back as the QGraphicsTextItems they are (they derive from QGraphicsObject only)."""
+    kind = QGraphicsTextItem().type()
+    texts = []
+    for item in chart_view.scene().items():
+        if item.type() == kind and item.isVisible():
+            address = shiboken6.getCppPointer(item.toGraphicsObject())[0]
+            texts.append(shiboken6.wrapInstance(address, QGraphicsTextItem).toPlainText())
+    return [t for t in texts if t]

@@ -19,7 +19,7 @@ from app.model.render import overlay_lut, render_overlay
 from app.widgets.canvas import CanvasView
 from app.widgets.qimage import CHANNEL_ORDER
 from danet_core.labels import get_label_set
-from tests.app.gui.canvas_helpers import H, W, canvas_signal, click, drag, img, make_canvas, vp
+from tests.app.gui.gui_helpers import H, W, canvas_signal, click, drag, img, make_canvas, vp
 
 pytestmark = pytest.mark.gui
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.model.document import AnnotationDocument
 from danet_core.labels import get_label_set
-from tests.app.gui.canvas_helpers import H, W, canvas_signal, click, make_canvas, vp
+from tests.app.gui.gui_helpers import H, W, canvas_signal, click, make_canvas, vp
 
 pytestmark = pytest.mark.gui
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import shiboken6
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QGraphicsTextItem
+from PySide6.QtWidgets import QApplication
 
 from app.widgets.cam_view import CamView
 from app.widgets.finetune_curves import TrainingCurves
 from app.widgets.image_list import ImageListPanel
+from tests.app.gui.gui_helpers import chart_texts
 from tests.app.model.fake_records import Rec
 
 pytestmark = pytest.mark.gui
@@ -59,19 +59,6 @@ def test_cam_hover_shows_small_and_zero_values(qtbot) -> None:
     assert "float32" in hover(1, 0)
 
 
-def _chart_texts(chart) -> list[str]:
-    """Every visible text item of a chart (axis labels, legend, title): QtCharts keeps them private."""
-    kind = QGraphicsTextItem().type()
-    texts = []
-    for item in chart.scene().items():
-        if item.type() == kind and item.isVisible():
-            obj = item.toGraphicsObject()  # QGraphicsTextItem derives from QGraphicsObject only
-            texts.append(
-                shiboken6.wrapInstance(shiboken6.getCppPointer(obj)[0], QGraphicsTextItem).toPlainText()
-            )
-    return [t for t in texts if t]
-
-
 @pytest.mark.parametrize("size", [(264, 410), (230, 360)])
 def test_curve_labels_fit_a_narrow_dock(qtbot, size) -> None:
     curves = TrainingCurves()
@@ -84,7 +71,7 @@ def test_curve_labels_fit_a_narrow_dock(qtbot, size) -> None:
         if i % 100 == 0:
             curves.add_record({"type": "val", "iter": i, "miou": 0.1 + i / 1000})
     QTest.qWait(50)
-    loss, miou = _chart_texts(curves.loss_chart), _chart_texts(curves.miou_chart)
+    loss, miou = chart_texts(curves.loss_chart), chart_texts(curves.miou_chart)
     assert {"total", "out", "pam", "cam", "aux", "380", "Training loss per iteration"} <= set(loss)
     assert {"0.42", "300", "Validation mIoU"} <= set(miou)
     assert not [t for t in loss + miou if "..." in t or "…" in t]
