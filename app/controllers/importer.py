@@ -57,26 +57,19 @@ class ImportController(QObject):
         self.last_folder = ""
         self._inspector: FunctionWorker | None = None
         self._request: ImportRequest | None = None
-
-    @property
-    def worker(self) -> FunctionWorker | None:
-        return self.slot.worker
-
-    def _parent_widget(self) -> QWidget | None:
-        parent = self.parent()
-        return parent if isinstance(parent, QWidget) else None
+        self.dialog_parent = parent if isinstance(parent, QWidget) else None  # parent of the dialog and boxes
 
     # -- the dialog and its dry run ----------------------------------------------------------------
     def open_dialog(self) -> ImportDialog | None:
         """Show the dialog (window-modal, not blocking); Import starts :meth:`start_import`."""
         if self.session.project is None:
-            QMessageBox.information(self._parent_widget(), "Import labels", "Open a project first.")
+            QMessageBox.information(self.dialog_parent, "Import labels", "Open a project first.")
             return None
-        if self.worker is not None:
-            QMessageBox.information(self._parent_widget(), "Import labels", "An import is already running.")
+        if self.slot.worker is not None:
+            QMessageBox.information(self.dialog_parent, "Import labels", "An import is already running.")
             return None
         self.session.try_save()  # the preview then sees the open image's latest mask
-        dialog = ImportDialog(self.last_folder, self._parent_widget())
+        dialog = ImportDialog(self.last_folder, self.dialog_parent)
         dialog.inspect_requested.connect(self.inspect)
         dialog.accepted.connect(lambda d=dialog: self._dialog_accepted(d))
         dialog.finished.connect(lambda _r, d=dialog: self._dialog_closed(d))
@@ -137,7 +130,7 @@ class ImportController(QObject):
     def start_import(self, request: ImportRequest) -> bool:
         """Save the open image, then import in a worker; False when nothing started."""
         project = self.session.project
-        if project is None or self.worker is not None:
+        if project is None or self.slot.worker is not None:
             return False
         if not self.session.try_save():
             return False  # the session said why; importing now could meet the unsaved edits
@@ -163,7 +156,7 @@ class ImportController(QObject):
         )
         self.finished.emit(report)
         box = QMessageBox.warning if warn else QMessageBox.information
-        box(self._parent_widget(), "Import finished", text)
+        box(self.dialog_parent, "Import finished", text)
 
     def _failed(self, message: str, details: str) -> None:
         self._after_import()
@@ -173,7 +166,7 @@ class ImportController(QObject):
         self._after_import()
         self.cancelled.emit()
         QMessageBox.information(
-            self._parent_widget(),
+            self.dialog_parent,
             "Import cancelled",
             "Import cancelled. The masks imported before the cancel are kept (see the image list).",
         )

@@ -49,7 +49,7 @@ def _expected(project: Project, folder: Path, rel_path: str) -> np.ndarray:
 
 def _preview(qtbot, window, folder: Path):
     importer = window.controller("import")
-    qtbot.waitUntil(lambda: importer.worker is None, timeout=10_000)  # an import before has ended
+    qtbot.waitUntil(lambda: importer.slot.worker is None, timeout=10_000)  # an import before has ended
     dialog = importer.open_dialog()
     dialog.folder.setText(str(folder))
     with qtbot.waitSignal(importer.inspected, timeout=20_000) as blocker:
@@ -165,7 +165,7 @@ def test_import_needs_a_project_and_cancel_keeps_what_was_imported(
     qtbot.waitUntil(first.exists, timeout=10_000)  # the worker waits after its first file
     with qtbot.waitSignal(importer.cancelled, timeout=30_000):
         window.jobs.cancel_requested.emit("import")  # the status bar's cancel button
-    qtbot.waitUntil(lambda: importer.worker is None, timeout=10_000)
+    qtbot.waitUntil(lambda: importer.slot.worker is None, timeout=10_000)
     assert "import" not in window.jobs.running()
     assert messages[-1][0] == "Import cancelled"
     statuses = [window.queue.record(m.image_id).status for m in inspection.preview.matched]
