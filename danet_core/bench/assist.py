@@ -166,7 +166,7 @@ def round_plan(args: argparse.Namespace, corrected: int) -> FinetunePlan:
 
 def loop_scale(args: argparse.Namespace) -> float:
     """The loop resizes every image once (the app's plan trains and predicts at this scale)."""
-    return float(loop_scale(args)) if loop_scale(args) is not None else float(CPU_RECIPE["scale"])
+    return float(args.scale) if args.scale is not None else float(CPU_RECIPE["scale"])
 
 
 def _finetune(

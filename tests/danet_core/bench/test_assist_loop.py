@@ -94,7 +94,7 @@ def test_rounds_and_summary(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_bench_runs_end_to_end_on_real_camvid(tmp_path, camvid_root) -> None:
-    """The whole loop at toy size: one round of two images, a few seconds of fine-tuning, two held out."""
+    """The whole loop at toy size: rounds of two images, 3 fine-tune iterations each, two held out."""
     import argparse
 
     from danet_core.bench import assist
@@ -102,7 +102,7 @@ def test_bench_runs_end_to_end_on_real_camvid(tmp_path, camvid_root) -> None:
     parser = argparse.ArgumentParser()
     assist.add_arguments(parser)
     args = parser.parse_args(
-        ["--data", str(camvid_root), "--rounds", "2", "--per-round", "2", "--batch", "2", "--budget-s", "5",
+        ["--data", str(camvid_root), "--rounds", "2", "--per-round", "2", "--batch", "2", "--iters-per-round", "3",
          "--heldout", "2", "--scale", "0.25", "--crop", "64", "--work-dir", str(tmp_path / "w")]
     )  # fmt: skip
     out = assist.run(args)
