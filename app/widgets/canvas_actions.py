@@ -13,6 +13,7 @@ reflow and pushed "Mark reviewed and go to next" into its overflow menu.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoStack
 from PySide6.QtWidgets import QWidget
 
@@ -56,18 +57,7 @@ def build_canvas_actions(canvas: CanvasView, parent: QWidget) -> dict[str, QActi
     ``brush_larger``, ``toggle_overlay``, ``outline``, ``undo``, ``redo``, ``zoom_in``, ``zoom_out``,
     ``fit``, ``actual_size``, ``accept_prediction``.
     """
-    actions: dict[str, QAction] = {}
-    group = QActionGroup(parent)
-    group.setExclusive(True)
-    for name, text, key, tip in TOOL_ACTIONS:
-        a = _action(parent, text, key, tip)
-        a.setCheckable(True)
-        a.setChecked(canvas.tool() == name)
-        a.triggered.connect(lambda _=False, n=name: canvas.set_tool(n))
-        group.addAction(a)
-        actions[name] = a
-    canvas.tool_changed.connect(lambda n: actions[n].setChecked(True))
-
+    actions = _tool_actions(canvas, parent)
     actions["brush_smaller"] = _action(parent, "Smaller brush", "[", "Decrease the brush size")
     actions["brush_smaller"].triggered.connect(lambda: canvas.grow_brush(-1))
     actions["brush_larger"] = _action(parent, "Larger brush", "]", "Increase the brush size")
@@ -87,24 +77,10 @@ def build_canvas_actions(canvas: CanvasView, parent: QWidget) -> dict[str, QActi
     redo_keys = list(QKeySequence.keyBindings(QKeySequence.StandardKey.Redo))
     if QKeySequence("Ctrl+Shift+Z") not in redo_keys:
         redo_keys.append(QKeySequence("Ctrl+Shift+Z"))
-    actions["undo"] = _history_action(
-        parent, canvas.undo_stack, "Undo", QKeySequence.keyBindings(QKeySequence.StandardKey.Undo)
-    )
-    actions["redo"] = _history_action(parent, canvas.undo_stack, "Redo", redo_keys)
-
-    actions["zoom_in"] = _action(
-        parent, "Zoom &in", [QKeySequence(QKeySequence.StandardKey.ZoomIn)], "Zoom in"
-    )
-    actions["zoom_in"].triggered.connect(lambda: canvas.zoom_by(1.25))
-    actions["zoom_out"] = _action(
-        parent, "Zoom &out", [QKeySequence(QKeySequence.StandardKey.ZoomOut)], "Zoom out"
-    )
-    actions["zoom_out"].triggered.connect(lambda: canvas.zoom_by(0.8))
-    actions["fit"] = _action(parent, "&Fit to window", "Ctrl+0", "Show the whole image")
-    actions["fit"].triggered.connect(canvas.fit_to_window)
-    actions["actual_size"] = _action(parent, "Actual size", "Ctrl+1", "One image pixel per screen pixel")
-    actions["actual_size"].triggered.connect(lambda: canvas.set_zoom(1.0))
-
+    undo_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Undo)
+    actions["undo"] = HistoryAction(parent, canvas.undo_stack, "Undo", undo_keys)
+    actions["redo"] = HistoryAction(parent, canvas.undo_stack, "Redo", redo_keys)
+    actions.update(_zoom_actions(canvas, parent))
     accept = _action(parent, "&Accept prediction as mask", "Shift+A", "Start from the model's prediction")
     accept.triggered.connect(
         lambda: canvas.accept_prediction() if canvas.document and canvas.document.has_prediction else None
@@ -115,28 +91,71 @@ def build_canvas_actions(canvas: CanvasView, parent: QWidget) -> dict[str, QActi
     return actions
 
 
-def _history_action(parent: QWidget, stack: QUndoStack, verb: str, keys: list[QKeySequence]) -> QAction:
-    """Undo or Redo with a fixed text; the tooltip names the command ("Undo Brush stroke (Ctrl+Z)")."""
-    undo = verb == "Undo"
-    action = QAction(f"&{verb}", parent)
-    action.setShortcuts(keys)
-    key = f" ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})" if keys else ""
+def _tool_actions(canvas: CanvasView, parent: QWidget) -> dict[str, QAction]:
+    """One checkable, exclusive action per tool, kept checked as the canvas's tool changes."""
+    actions: dict[str, QAction] = {}
+    group = QActionGroup(parent)
+    group.setExclusive(True)
+    for name, text, key, tip in TOOL_ACTIONS:
+        a = _action(parent, text, key, tip)
+        a.setCheckable(True)
+        a.setChecked(canvas.tool() == name)
+        a.triggered.connect(lambda _=False, n=name: canvas.set_tool(n))
+        group.addAction(a)
+        actions[name] = a
+    canvas.tool_changed.connect(lambda n: actions[n].setChecked(True))
+    return actions
 
-    def update(*_changed: object) -> None:
-        can, command = (stack.canUndo(), stack.undoText()) if undo else (stack.canRedo(), stack.redoText())
-        action.setEnabled(can)
-        what = f"{verb} {command}".strip() if can else f"Nothing to {verb.lower()}"
-        action.setToolTip(what + key)
-        action.setStatusTip(what)
 
-    signals = (
-        (stack.canUndoChanged, stack.undoTextChanged)
-        if undo
-        else (stack.canRedoChanged, stack.redoTextChanged)
-    )
-    for signal in signals:
-        signal.connect(update)
-    action.triggered.connect(stack.undo if undo else stack.redo)
-    update()
-    parent.addAction(action)
-    return action
+def _zoom_actions(canvas: CanvasView, parent: QWidget) -> dict[str, QAction]:
+    actions = {
+        "zoom_in": _action(parent, "Zoom &in", [QKeySequence(QKeySequence.StandardKey.ZoomIn)], "Zoom in"),
+        "zoom_out": _action(
+            parent, "Zoom &out", [QKeySequence(QKeySequence.StandardKey.ZoomOut)], "Zoom out"
+        ),
+        "fit": _action(parent, "&Fit to window", "Ctrl+0", "Show the whole image"),
+        "actual_size": _action(parent, "Actual size", "Ctrl+1", "One image pixel per screen pixel"),
+    }
+    actions["zoom_in"].triggered.connect(lambda: canvas.zoom_by(1.25))
+    actions["zoom_out"].triggered.connect(lambda: canvas.zoom_by(0.8))
+    actions["fit"].triggered.connect(canvas.fit_to_window)
+    actions["actual_size"].triggered.connect(lambda: canvas.set_zoom(1.0))
+    return actions
+
+
+class HistoryAction(QAction):
+    """Undo or Redo with a fixed text; the tooltip names the command ("Undo Brush stroke (Ctrl+Z)").
+
+    Its state comes from the stack's signals' arguments, into slots of this object, so that whichever
+    of the stack and the action is destroyed first, no call reaches a deleted object (a stack being
+    destroyed still emits its signals from clear())."""
+
+    def __init__(self, parent: QWidget, stack: QUndoStack, verb: str, keys: list[QKeySequence]) -> None:
+        super().__init__(f"&{verb}", parent)
+        self.verb = verb
+        self.setShortcuts(keys)
+        self._key = f" ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})" if keys else ""
+        undo = verb == "Undo"
+        self._can = stack.canUndo() if undo else stack.canRedo()
+        self._command = stack.undoText() if undo else stack.redoText()
+        (stack.canUndoChanged if undo else stack.canRedoChanged).connect(self.set_possible)
+        (stack.undoTextChanged if undo else stack.redoTextChanged).connect(self.set_command)
+        self.triggered.connect(stack.undo if undo else stack.redo)
+        self._show()
+        parent.addAction(self)
+
+    @Slot(bool)
+    def set_possible(self, can: bool) -> None:
+        self._can = can
+        self._show()
+
+    @Slot(str)
+    def set_command(self, command: str) -> None:
+        self._command = command
+        self._show()
+
+    def _show(self) -> None:
+        self.setEnabled(self._can)
+        what = f"{self.verb} {self._command}".strip() if self._can else f"Nothing to {self.verb.lower()}"
+        self.setToolTip(what + self._key)
+        self.setStatusTip(what)

@@ -106,7 +106,7 @@ class QueryMarker(QGraphicsItemGroup):
     Fixed screen size at any zoom (``ItemIgnoresTransformations``), white over black for any image.
     """
 
-    ARM = 7.0  # screen pixels from the centre to the end of each arm
+    ARM = 9.0  # screen pixels from the centre to the end of each arm
 
     def __init__(self) -> None:
         super().__init__()
