@@ -82,6 +82,7 @@ class FinetuneController(QObject):
         session.project_opened.connect(lambda _p: self.refresh())
         session.project_closed.connect(self._on_project_closed)
         session.image_saved.connect(lambda _i: self.refresh())
+        session.records_changed.connect(self.refresh)
         presegment.model_changed.connect(self.refresh)
         app = QCoreApplication.instance()
         if app is not None:

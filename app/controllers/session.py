@@ -63,6 +63,7 @@ class SessionController(QObject):
     project_closed = Signal()
     image_opened = Signal(int)  # the document of this image is now on the canvas
     image_saved = Signal(int)
+    records_changed = Signal()  # the catalog was re-read (a rescan, an import, another process)
     message = Signal(str)  # status-bar text
     error = Signal(str, str)  # one-line message, details
 
@@ -206,6 +207,7 @@ class SessionController(QObject):
         self.image_list.set_records(self.project.images() if self.project is not None else [])
         if self.image_id is not None:
             self.image_list.set_current(self.image_id)
+        self.records_changed.emit()
 
     def update_record(self, image_id: int) -> ImageRecord | None:
         """Re-read one image's record (status, prediction, effort) into the queue; returns it."""

@@ -1,0 +1,5 @@
+"""The end-to-end tests use the GUI tests' window and its recorded message boxes."""
+
+from __future__ import annotations
+
+from tests.app.gui.conftest import messages, window  # noqa: F401 - fixtures re-used here
