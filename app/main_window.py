@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -88,8 +88,13 @@ class MainWindow(QMainWindow):
         self._wire()
         self._restore_layout()
         restore_preferences(self.settings, self.canvas, self.image_list, self.finetune_panel)
-        if not self._layout_restored:
-            self.resize(1400, 900)
+        if not self._layout_restored:  # first start: 1400 x 900, never larger than the screen (1366 x 768)
+            screen = QGuiApplication.primaryScreen()
+            w, h = (1400, 900)
+            if screen is not None:
+                avail = screen.availableGeometry()
+                w, h = min(w, avail.width()), min(h, avail.height())
+            self.resize(w, h)
         self.statusBar().showMessage(
             "Open an image folder or a project (Ctrl+O), or a recent one (File ▸ Open recent). F1: shortcuts."
         )
