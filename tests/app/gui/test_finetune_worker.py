@@ -62,7 +62,9 @@ def test_records_progress_and_completion(qtbot, tmp_path: Path) -> None:
     assert [r["iter"] for r in records if r["type"] == "train"] == [1, 2, 3, 4, 5, 6]
     assert any(r["type"] == "val" for r in records)
     # permille of the larger of iteration and time progress (issue 10: a time-bounded run moves too)
-    assert progress[-1][:2] == (1000, 1000) and "iteration 6/6" in progress[-1][2] and "ETA" in progress[-1][2]
+    assert (
+        progress[-1][:2] == (1000, 1000) and "iteration 6/6" in progress[-1][2] and "ETA" in progress[-1][2]
+    )
 
 
 def test_cancel_writes_stop_and_keeps_the_checkpoint(qtbot, tmp_path: Path) -> None:

@@ -102,8 +102,9 @@ def test_bench_runs_end_to_end_on_real_camvid(tmp_path, camvid_root) -> None:
     parser = argparse.ArgumentParser()
     assist.add_arguments(parser)
     args = parser.parse_args(
-        ["--data", str(camvid_root), "--rounds", "2", "--per-round", "2", "--batch", "2", "--iters-per-round", "3",
-         "--heldout", "2", "--scale", "0.25", "--crop", "64", "--work-dir", str(tmp_path / "w")]
+        ["--data", str(camvid_root), "--rounds", "2", "--per-round", "2", "--batch", "2",
+         "--iters-per-round", "3", "--heldout", "2", "--scale", "0.25", "--crop", "64",
+         "--work-dir", str(tmp_path / "w")]
     )  # fmt: skip
     out = assist.run(args)
     assert [r["images"] for r in out["rounds"]] == [2, 2]
