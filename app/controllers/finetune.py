@@ -208,12 +208,32 @@ class FinetuneController(QObject):
         worker = FinetuneWorker(run_dir, max_iters=plan.max_iters, max_time_s=plan.max_time_s, args=args)
         worker.progress.connect(self.panel.set_progress)
         worker.record.connect(self.panel.add_record)
+        worker.record.connect(self._say_backbone)
         worker.finished.connect(self._on_trained)
         worker.failed.connect(self._on_failed)
         self.worker = worker
         self.panel.start_run(("Resuming: " if resume else "Fine-tuning: ") + plan.describe())
         self.message.emit("Fine-tuning in a separate process; you can keep editing.")
         worker.start()
+
+    def _say_backbone(self, record: dict) -> None:
+        """Said once per run, plainly: a new model that could not get ImageNet weights starts random."""
+        init = record.get("backbone_init")
+        if (
+            record.get("type") != "train"
+            or init is None
+            or getattr(self, "_backbone_said", None) == self.last_run
+        ):
+            return
+        self._backbone_said = self.last_run
+        if init == "random" and (self._plan is None or self._plan.pretrained_backbone):
+            self.message.emit(
+                "No ImageNet backbone weights here (offline, not in the torch cache): the new model starts "
+                "from random weights, so expect a rougher first model."
+            )
+            self.panel.set_status("Backbone: random weights (no ImageNet weights available)")
+        elif init.startswith("imagenet"):
+            self.panel.set_status(f"Backbone: {init.split(':', 1)[1]} (ImageNet)")
 
     def cancel(self) -> None:
         if self.worker is not None and self.worker.is_running():

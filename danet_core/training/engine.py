@@ -185,6 +185,11 @@ class _Trainer:
         model.to(self.device)
         if cfg.channels_last:
             model.to(memory_format=torch.channels_last)
+        # "random", "imagenet:<weights>" or "checkpoint": in every train record, so a reader of the log
+        # (the app's fine-tune panel) can say plainly when a new model fell back to random weights
+        self.backbone_init = (
+            "checkpoint" if cfg.init_checkpoint else str(getattr(model, "backbone_init", "random"))
+        )
         self.model = model
         self.ddp = (
             DistributedDataParallel(
@@ -341,6 +346,7 @@ class _Trainer:
     def _log_train(self, epoch: int) -> None:
         lrs = self._lrs
         rec = {"type": "train", "iter": self.iteration, "max_iters": self.max_iters, "epoch": epoch}
+        rec["backbone_init"] = self.backbone_init
         rec.update(self._window.flush())
         rec["lr"] = lrs[0]
         if len(lrs) > 1:
