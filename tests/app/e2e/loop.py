@@ -8,6 +8,7 @@ script) and returns what the next steps need.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,7 +73,10 @@ def fine_tune(window, wait: Wait, *, iters: int, crop: int = 64) -> int:
     s.device.setCurrentText("cpu")
     activated: list[int] = []
     ctrl.model_activated.connect(activated.append)
-    if not ctrl.start():
+    t0 = time.perf_counter()
+    started = ctrl.start()
+    print(f"\nFine-tune click to child started: {1000 * (time.perf_counter() - t0):.0f} ms on the GUI thread")
+    if not started:
         raise AssertionError(f"the fine-tune did not start: {ctrl.panel.summary.text()}")
     wait(lambda: bool(activated), 900)
     return activated[0]
