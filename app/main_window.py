@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Qt, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -49,7 +49,12 @@ from app.widgets.finetune_panel import FinetunePanel
 from app.widgets.heatmap_panel import HeatmapPanel
 from app.widgets.image_list import ImageListPanel
 from app.widgets.status_bar import CursorInfo, JobIndicator
-from app.widgets.window_layout import build_main_toolbar, make_dock, tidy_dock_tabs
+from app.widgets.window_layout import (
+    build_main_toolbar,
+    make_dock,
+    restore_window_layout,
+    save_window_layout,
+)
 from app.workers.base import FunctionWorker, shutdown_all
 from danet_core.project import CatalogDamaged
 
@@ -86,7 +91,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name.update(self._build_actions())
         self._build_menus_and_toolbar()
         self._wire()
-        self._restore_layout()
+        self._layout_restored = restore_window_layout(self, self.docks)
         restore_preferences(self.settings, self.canvas, self.image_list, self.finetune_panel)
         if not self._layout_restored:  # first start: 1400 x 900, never larger than the screen (1366 x 768)
             screen = QGuiApplication.primaryScreen()
@@ -469,33 +474,7 @@ class MainWindow(QMainWindow):
             f"CVPR 2019) in the loop.\n\nLog file: {logging_setup.log_file()}",
         )
 
-    # -- layout and shutdown --------------------------------------------------------------------------
-    def _qsettings(self) -> QSettings:
-        return QSettings("danet-annotator", "danet-annotator")
-
-    def _default_layout(self) -> None:
-        """First start: images on the left; classes over a tab group of the other panels on the right,
-        so the window fits a 1366 x 768 screen."""
-        right = [self.docks[n] for n in ("heatmaps", "model", "cam") if n in self.docks]
-        right += [
-            d for n, d in self.docks.items() if n not in ("images", "classes", "heatmaps", "model", "cam")
-        ]
-        for dock in right[1:]:
-            self.tabifyDockWidget(right[0], dock)
-        if right:
-            right[0].raise_()
-            self.resizeDocks([self.docks["classes"], right[0]], [460, 260], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["images"], self.docks["classes"]], [280, 300], Qt.Orientation.Horizontal)
-
-    def _restore_layout(self) -> None:
-        self._default_layout()
-        qs = self._qsettings()
-        geometry, state = qs.value("window/geometry"), qs.value("window/state")
-        self._layout_restored = bool(geometry is not None and self.restoreGeometry(geometry))
-        if state is not None:
-            self.restoreState(state)
-        tidy_dock_tabs(self)
-
+    # -- shutdown -------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         try:
             self.session.close_project()
@@ -516,8 +495,6 @@ class MainWindow(QMainWindow):
             save_settings(self.settings)
         except OSError as exc:
             log.warning("could not save settings: %s", exc)
-        qs = self._qsettings()
-        qs.setValue("window/geometry", self.saveGeometry())
-        qs.setValue("window/state", self.saveState())
+        save_window_layout(self)
         shutdown_all(5000)
         super().closeEvent(event)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QMessageBox
 
+from app.controllers.session_recovery import RecoveryMixin
 from app.model.document import AnnotationDocument, restarts_from_prediction, starting_mask
 from app.model.image_queue import ImageQueue
 from app.model.review_queue import weak_acceptance_question
@@ -37,14 +37,11 @@ from app.widgets.status_bar import CursorInfo
 from app.workers.base import FunctionWorker
 from app.workers.loading import ImageBundle, ImageCache, ThumbnailLoader, load_bundle, warm_cache
 from danet_core.project import (
-    CatalogDamaged,
     ImageRecord,
     ImageStatus,
     MaskConflict,
     MaskStamp,
     Project,
-    RebuildReport,
-    rebuild_catalog,
 )
 from danet_core.project.catalog import GUI_BUSY_TIMEOUT_MS
 from danet_core.project.scan import has_images
@@ -56,7 +53,7 @@ WATCH_MS = 1500
 IDENTITY_LUT = np.arange(256, dtype=np.uint8)
 
 
-class SessionController(QObject):
+class SessionController(RecoveryMixin, QObject):
     """Owns the :class:`Project`, the current :class:`AnnotationDocument` and the autosave timer."""
 
     project_opened = Signal(object)
@@ -368,75 +365,6 @@ class SessionController(QObject):
             self.autosave_timer.start(max(self.settings.autosave_delay_ms, 5000))
             return False
         return True
-
-    # -- a damaged catalog ---------------------------------------------------------------------------
-    def offer_rebuild(self, exc: CatalogDamaged) -> None:
-        """The masks on disk are the truth: offer to rebuild the catalog from them (in a worker), then
-        open the project. Nothing is rebuilt without the user's yes; the damaged file is kept."""
-        folder = exc.project_dir
-        if folder is None:
-            self.error.emit(str(exc), "")
-            return
-        question = (
-            f"{exc}\n\nRebuild the catalog of {folder} from the masks on disk now? The damaged file is kept."
-        )
-        if not self.ask("Project catalog damaged", question):
-            return
-        worker = FunctionWorker(rebuild_catalog, folder, callbacks=False, name="rebuild catalog")
-        worker.finished.connect(lambda report, f=folder: self._rebuilt(f, report))
-        worker.failed.connect(self.error)
-        self._opener = worker
-        self.message.emit(f"Rebuilding the catalog of {folder} …")
-        worker.start()
-
-    def _rebuilt(self, folder: Path, report: RebuildReport) -> None:
-        self.message.emit(report.summary())
-        try:
-            self.open_project(folder)
-        except (OSError, ValueError) as exc:
-            self.error.emit(str(exc), "")
-
-    def ask(self, title: str, text: str) -> bool:
-        return QMessageBox.question(None, title, text) == QMessageBox.StandardButton.Yes
-
-    # -- save conflicts -----------------------------------------------------------------------------
-    def _ask_conflict(self, text: str) -> str:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Mask changed on disk", text)
-        mine = box.addButton("Keep mine", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Load theirs", QMessageBox.ButtonRole.RejectRole)
-        box.exec()
-        return "mine" if box.clickedButton() is mine else "theirs"
-
-    def _resolve_conflict(self, reason: str, status: ImageStatus | None) -> bool:
-        """The mask changed on disk since it was opened: keep both versions and ask which one stays.
-
-        Both are kept as files under ``<project>/conflicts/`` first, so either answer loses nothing.
-        Returns True when the user's mask was saved ("mine").
-        """
-        project, image_id, doc = self.project, self.image_id, self.document
-        if project is None or image_id is None or doc is None:
-            return False
-        try:
-            theirs = project.load_mask(image_id)
-            mine_copy = project.keep_conflict_copy(image_id, doc.mask, "mine")
-            theirs_copy = (
-                project.keep_conflict_copy(image_id, theirs, "theirs") if theirs is not None else None
-            )
-        except (OSError, ValueError) as exc:
-            self.error.emit(f"Could not save the mask: {reason}; keeping copies failed too ({exc})", "")
-            self.autosave_timer.start(max(self.settings.autosave_delay_ms, 5000))
-            return False
-        copies = f"Both versions are kept: {mine_copy}" + (f" and {theirs_copy}" if theirs_copy else "")
-        choice = self.choose_conflict(
-            f"{reason}.\n\n{copies}.\n\nKeep your mask (overwrite theirs) or load theirs?"
-        )
-        if choice == "mine":
-            self.mask_stamp = project.mask_stamp(image_id)
-            return self.try_save(status)
-        doc.mark_saved(doc.revision)  # the window's mask is in the conflict copy
-        self.message.emit(f"Loaded the mask from disk; yours is kept as {mine_copy}")
-        self.reload_current()
-        return False
 
     def mark_reviewed_and_next(self) -> None:
         """Save the mask as reviewed and open the next image that is not reviewed yet."""

@@ -12,7 +12,7 @@ Why (issue 10, seen at 1366 x 768 and at the default 1400 x 900):
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabBar, QToolBar
 
@@ -66,3 +66,39 @@ def tidy_dock_tabs(window: QMainWindow) -> None:
         bar.setExpanding(False)
         for i in range(bar.count()):
             bar.setTabToolTip(i, titles.get(bar.tabText(i), bar.tabText(i)))
+
+
+def _window_qsettings() -> QSettings:
+    return QSettings("danet-annotator", "danet-annotator")
+
+
+def default_dock_layout(window: QMainWindow, docks: dict[str, QDockWidget]) -> None:
+    """First start: images on the left; classes over a tab group of the other panels on the right,
+    so the window fits a 1366 x 768 screen."""
+    right = [docks[n] for n in ("heatmaps", "model", "cam") if n in docks]
+    right += [d for n, d in docks.items() if n not in ("images", "classes", "heatmaps", "model", "cam")]
+    for dock in right[1:]:
+        window.tabifyDockWidget(right[0], dock)
+    if right:
+        right[0].raise_()
+        window.resizeDocks([docks["classes"], right[0]], [460, 260], Qt.Orientation.Vertical)
+    window.resizeDocks([docks["images"], docks["classes"]], [280, 300], Qt.Orientation.Horizontal)
+
+
+def restore_window_layout(window: QMainWindow, docks: dict[str, QDockWidget]) -> bool:
+    """The default layout, then the saved geometry and dock state (QSettings); True when a geometry was
+    restored (otherwise the caller picks a first size)."""
+    default_dock_layout(window, docks)
+    qs = _window_qsettings()
+    geometry, state = qs.value("window/geometry"), qs.value("window/state")
+    restored = bool(geometry is not None and window.restoreGeometry(geometry))
+    if state is not None:
+        window.restoreState(state)
+    tidy_dock_tabs(window)
+    return restored
+
+
+def save_window_layout(window: QMainWindow) -> None:
+    qs = _window_qsettings()
+    qs.setValue("window/geometry", window.saveGeometry())
+    qs.setValue("window/state", window.saveState())
