@@ -75,7 +75,10 @@ def replace_hint(label_set: LabelSet | None, source: int | None, target: int, *,
 
 
 def zoom_text(zoom: float) -> str:
-    """Zoom as a percentage: whole percents from 10 %, one decimal below (a fitted 8000-px image)."""
+    """Zoom as a percentage: whole percents from 10 %, one decimal below (a fitted 8000-px image);
+    "zoom –" without an image (zoom 0)."""
+    if zoom <= 0:
+        return "zoom –"
     pct = zoom * 100.0
     return f"zoom {pct:.0f} %" if pct >= 9.95 else f"zoom {pct:.1f} %"
 

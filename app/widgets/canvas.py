@@ -109,6 +109,7 @@ class CanvasView(QGraphicsView):
             self.set_document(None)
             self._image_layer.set_image(None)
             self._image_size = (0, 0)
+            self.zoom_changed.emit(0.0)
             return
         wrapped = rgb_to_wrapped(rgb)
         self._image_layer.set_image(wrapped)
@@ -313,7 +314,8 @@ class CanvasView(QGraphicsView):
     # --- view ------------------------------------------------------------------------------------
     def fit_to_window(self) -> None:
         rect = self.scene().sceneRect()
-        if rect.isEmpty():
+        if rect.isEmpty() or self._image_size == (0, 0):
+            self.zoom_changed.emit(0.0)  # no image: no zoom to show (was a nonsense "zoom 3281 %")
             return
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._fit.fitted()

@@ -87,3 +87,9 @@ def test_auto_fit_until_the_user_zooms() -> None:
     assert not fit.refit_on_resize()
     fit.fitted()  # a new image or Ctrl+0
     assert fit.refit_on_resize()
+
+
+def test_no_image_no_zoom() -> None:
+    from app.model.view_hints import zoom_text
+
+    assert zoom_text(0.0) == "zoom –" and zoom_text(1.6) == "zoom 160 %"
