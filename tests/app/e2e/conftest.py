@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from tests.app.gui.conftest import messages, window  # noqa: F401 - fixtures re-used here
+from tests.app.gui.conftest import camvid_small, messages, project_dir, window  # noqa: F401 - re-used

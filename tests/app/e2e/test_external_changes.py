@@ -18,7 +18,7 @@ from danet_core.project import ImageStatus
 
 pytestmark = pytest.mark.gui
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[3]  # tests/app/e2e -> the repository
 
 
 def _import(project_dir: Path, masks: Path, *extra: str) -> None:
