@@ -74,6 +74,7 @@ class FinetuneController(QObject):
         self._plan: FinetunePlan | None = None
         self._parent_version: int | None = None
         self.devices: DeviceInfo | None = None  # from the window's start-up probe (set_devices)
+        self._backbone_said: Path | None = None  # the run whose backbone start was already reported
         self.checkpoint_meta = CheckpointMetaCache()
         panel.start_requested.connect(self.start)
         panel.cancel_requested.connect(self.cancel)
@@ -219,11 +220,7 @@ class FinetuneController(QObject):
     def _say_backbone(self, record: dict) -> None:
         """Said once per run, plainly: a new model that could not get ImageNet weights starts random."""
         init = record.get("backbone_init")
-        if (
-            record.get("type") != "train"
-            or init is None
-            or getattr(self, "_backbone_said", None) == self.last_run
-        ):
+        if record.get("type") != "train" or init is None or self._backbone_said == self.last_run:
             return
         self._backbone_said = self.last_run
         if init == "random" and (self._plan is None or self._plan.pretrained_backbone):

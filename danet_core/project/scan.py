@@ -48,7 +48,7 @@ def scan_images(
             keep.append(d)
         dirnames[:] = keep
         for name in filenames:
-            if os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS or name.startswith("._"):
+            if not _image_name(name) or name.startswith("._"):
                 continue  # not an image; "._x.png" is a macOS resource fork, not an image either
             full = os.path.join(dirpath, name)
             if name.startswith("."):
@@ -80,8 +80,11 @@ def has_images(root: Path) -> bool:
     """Whether ``root`` holds at least one image file (stops at the first one: instant on any folder)."""
     for _dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        if any(
-            os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS and not n.startswith(".") for n in filenames
-        ):
+        if any(_image_name(n) and not n.startswith(".") for n in filenames):
             return True
     return False
+
+
+def _image_name(name: str) -> bool:
+    """An image file by its extension (any case), whatever its name otherwise."""
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
