@@ -274,8 +274,7 @@ def run(args: argparse.Namespace) -> dict:
     summary = summarise(records, baseline)
     plot = args.plot or work / "assist_loop.png"
     title = (
-        f"CamVid assist loop: DANet-R{args.depth}, {args.per_round} images/round, "
-        f"{round_plan(args, args.per_round).describe()} per round, scale {loop_scale(args)}"
+        f"CamVid assist loop, {args.per_round} images/round: {round_plan(args, args.per_round).describe()}"
     )
     plot_summary(summary, plot, title=title)
     summary.update(
