@@ -19,6 +19,8 @@ runs in the low precision.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,7 +30,9 @@ from torch.utils.checkpoint import checkpoint
 _CHUNK_ELEMS = 1 << 24
 
 
-def _fp32(device: torch.device) -> torch.autocast:
+def _fp32(device: torch.device) -> contextlib.AbstractContextManager[object]:
+    if device.type == "meta":  # FLOP counting on shape-only tensors: autocast has no meta backend
+        return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, enabled=False)
 
 
