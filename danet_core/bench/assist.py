@@ -25,13 +25,14 @@ import random
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import torch
 
 from danet_core.bench.assist_loop import (
+    Finetune,
     apply_corrections,
     count_corrections,
     make_round,
@@ -46,6 +47,7 @@ from danet_core.training.metrics import ConfusionMatrix, metrics_from_confusion
 if TYPE_CHECKING:
     from danet_core.inference import Predictor
     from danet_core.models import Segmenter
+    from danet_core.training import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop", type=int, default=None, help="training crop side at the loop's scale")
     parser.add_argument("--batch", type=int, default=None, help="training batch size")
     parser.add_argument("--lr", type=float, default=None, help="SGD learning rate (poly over a long horizon)")
+    _add_sweep_arguments(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--work-dir", type=Path, default=None, help="run folders (default runs/assist-<time>)"
@@ -87,6 +90,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plot", type=Path, default=None, help="PNG plot path (default <work-dir>/assist_loop.png)"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+
+
+def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    """Recipe options the plan does not expose (the engine's ``TrainConfig`` fields), for the sweep in
+    docs/finetune.md; the defaults are what the app trains with."""
+    parser.add_argument(
+        "--schedule",
+        choices=("constant", "poly"),
+        default="constant",
+        help="learning rate within a round: constant (the plan's: its poly horizon is never reached) or "
+        "poly decay to 0 over --iters-per-round",
+    )
+    parser.add_argument(
+        "--lr-round-decay",
+        type=float,
+        default=1.0,
+        help="round r trains at lr * FACTOR**r (1 = the same rate every round)",
+    )
+    parser.add_argument("--warmup-iters", type=int, default=0, help="linear warm-up iterations per round")
+    parser.add_argument("--head-lr-mult", type=float, default=1.0, help="head lr = lr x this (backbone: lr)")
+    parser.add_argument("--color-jitter", type=float, default=None, help="0 disables (engine default 0.25)")
+    parser.add_argument(
+        "--scale-range", type=float, nargs=2, default=None, metavar=("LO", "HI"), help="random rescale range"
+    )
+    parser.add_argument(
+        "--class-weights",
+        type=float,
+        default=None,
+        metavar="POWER",
+        help="weight the loss by class frequency ** -POWER over the corrected masks (0.5: inverse sqrt)",
+    )
+    parser.add_argument(
+        "--restart", action="store_true", help="every round trains from the random init, not the last model"
+    )
+    parser.add_argument(
+        "--skip-last-finetune",
+        action="store_true",
+        help="the last round only pre-segments and corrects (its held-out figures are the previous model's)",
+    )
 
 
 def _resize(image: np.ndarray, mask: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -169,27 +211,37 @@ def loop_scale(args: argparse.Namespace) -> float:
     return float(args.scale) if args.scale is not None else float(CPU_RECIPE["scale"])
 
 
-def _finetune(
-    args: argparse.Namespace, data_dir: Path, run_dir: Path, init: Path, corrected: int
-) -> tuple[Path, float, int]:
-    """Train on ``data_dir/train`` with the round's plan from ``init``; (checkpoint, seconds, iterations)."""
-    from danet_core.training import TrainConfig, train
+def _train_config(
+    args: argparse.Namespace, data_dir: Path, run_dir: Path, init: Path, corrected: int, round_index: int
+) -> TrainConfig:
+    """The engine's config for one round: the round's plan plus the sweep options (see --help)."""
+    from danet_core.training import TrainConfig
 
     plan = round_plan(args, corrected)
-    cfg = TrainConfig(
+    extra: dict[str, Any] = {}
+    if args.color_jitter is not None:
+        extra["color_jitter"] = args.color_jitter
+    if args.class_weights is not None:
+        extra["class_weights"] = _class_weights(data_dir, args.class_weights)
+    return TrainConfig(
         dataset="folder",
         data_root=str(data_dir),
         train_split="train",
         val_split=None,
         label_set="camvid",
         crop_size=(plan.crop, plan.crop),
-        scale_range=AUG_SCALE,
+        scale_range=tuple(args.scale_range) if args.scale_range else AUG_SCALE,
         model="danet",
         model_options={"depth": plan.depth},
         init_checkpoint=str(init),
         batch_size=plan.batch_size,
         max_iters=plan.max_iters,
-        lr=plan.lr,
+        lr=plan.lr * args.lr_round_decay**round_index,
+        # the plan's horizon is so long that its poly factor stays > 0.99: a fixed iteration budget
+        # keeps that constant rate unless --schedule poly asks for decay over the round
+        poly_power=0.9 if args.schedule == "poly" else 0.0,
+        warmup_iters=args.warmup_iters,
+        head_lr_mult=args.head_lr_mult,
         val_interval=0,
         run_dir=str(run_dir),
         seed=args.seed,
@@ -198,11 +250,44 @@ def _finetune(
         num_workers=0,
         log_interval=5,
         max_time_s=plan.max_time_s,
+        **extra,
     ).validate()
+
+
+def _class_weights(data_dir: Path, power: float) -> list[float]:
+    """Loss weights from every corrected mask so far (what the annotator has produced, never the truth
+    of images not yet seen)."""
+    from danet_core.training.class_balance import balanced_weights, class_pixel_counts
+
+    masks = (load_mask_png(p) for p in sorted((data_dir / "trainannot").glob("*.png")))
+    weights = balanced_weights(class_pixel_counts(masks, NUM_CLASSES, IGNORE), power=power)
+    log.info("class weights %s", [round(w, 2) for w in weights])
+    return weights
+
+
+def _finetune(args: argparse.Namespace, cfg: TrainConfig) -> tuple[Path, Finetune]:
+    """Run ``cfg``; the new checkpoint and what the run did."""
+    from danet_core.training import train
+
     t0 = time.perf_counter()
     result = train(cfg)
     seconds = time.perf_counter() - t0
-    return Path(result.last), seconds, int(result.iterations)
+    rate = _train_rate(Path(result.run_dir), cfg.batch_size)
+    return Path(result.last), Finetune(seconds, int(result.iterations), cfg.lr, rate)
+
+
+def _train_rate(run_dir: Path, batch: int) -> float:
+    """Iterations per second of training from the run's log windows (``images_per_s`` per window)."""
+    from danet_core.training.layout import RunLayout, read_metrics
+
+    iters, seconds, prev = 0, 0.0, 0
+    for rec in read_metrics(RunLayout(run_dir).metrics):
+        if rec.get("type") == "train" and rec.get("images_per_s"):
+            n = int(rec["iter"]) - prev
+            prev = int(rec["iter"])
+            iters += n
+            seconds += n * batch / float(rec["images_per_s"])
+    return iters / seconds if seconds else 0.0
 
 
 def _heldout_confusion(predictor: Predictor, heldout: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -225,15 +310,55 @@ def _correct_round(predictor: Predictor, root: Path, names: list[str], scale: fl
 
 
 def _settings(args: argparse.Namespace, heldout: int) -> dict:
-    keys = ("rounds", "per_round", "depth", "seed")
+    keys = ("rounds", "per_round", "depth", "seed", "iters_per_round", "schedule", "lr_round_decay")
+    sweep = ("warmup_iters", "head_lr_mult", "color_jitter", "scale_range", "class_weights", "restart")
     return {
         "data": str(args.data),
-        **{k: getattr(args, k) for k in keys},
+        **{k: getattr(args, k) for k in (*keys, *sweep, "skip_last_finetune")},
         "scale": loop_scale(args),
         "plan_round_0": round_plan(args, args.per_round).to_dict(),  # what the app's button would train
         "heldout_images": heldout,
         "threads": torch.get_num_threads(),
     }
+
+
+def _class_names() -> list[str]:
+    from danet_core.labels import get_label_set
+
+    return [c.name for c in get_label_set("camvid").train_classes()]
+
+
+def _loop(args: argparse.Namespace, work: Path, heldout: list, stream: list[str]) -> tuple[list, float]:
+    """The rounds: pre-segment, correct, fine-tune, score; (records, held-out mIoU of the random init)."""
+    root, scale, data_dir = Path(args.data), loop_scale(args), work / "data"
+    batches = round_batches(len(stream), args.rounds, args.per_round)
+    init = checkpoint = work / "round-init.pt"
+    _initial_checkpoint(init, args.depth, args.seed)
+    conf = _heldout_confusion(_predictor(checkpoint), heldout)
+    baseline = float(metrics_from_confusion(conf).miou)
+    log.info("initial model: held-out mIoU %.3f", baseline)
+    records = []
+    for r, batch in enumerate(batches):
+        corrections = _correct_round(
+            _predictor(checkpoint), root, [stream[i] for i in batch], scale, data_dir
+        )
+        done = Finetune()
+        if not (args.skip_last_finetune and r == len(batches) - 1):
+            start = init if args.restart else checkpoint
+            cfg = _train_config(args, data_dir, work / f"round-{r}", start, batch.stop, r)
+            checkpoint, done = _finetune(args, cfg)
+            conf = _heldout_confusion(_predictor(checkpoint), heldout)
+        rec = make_round(
+            r, corrections, batch.stop, finetune=done, heldout_confusion=conf, class_names=_class_names()
+        )
+        log.info(
+            "round %d: %.1f%% of pixels to correct in %d regions, fine-tune %.0f s / %d it (%.2f it/s), "
+            "held-out %.1f%% to correct, mIoU %.3f",
+            r, 100 * rec.share_to_correct, rec.error_regions, done.seconds, done.iterations, done.it_per_s,
+            100 * rec.heldout_share_to_correct, rec.heldout_miou,
+        )  # fmt: skip
+        records.append(rec)
+    return records, baseline
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -243,34 +368,15 @@ def run(args: argparse.Namespace) -> dict:
     root = Path(args.data)
     stream = _names(root, "train")
     random.Random(args.seed).shuffle(stream)  # the folder is sorted by video sequence
-    batches = round_batches(len(stream), args.rounds, args.per_round)
+    round_batches(len(stream), args.rounds, args.per_round)  # refuse a short stream before loading
     work = args.work_dir or REPO_ROOT / "runs" / f"assist-{datetime.now():%Y%m%d-%H%M%S}"
-    data_dir = work / "data"
     for sub in ("train", "trainannot"):
-        (data_dir / sub).mkdir(parents=True, exist_ok=True)
+        (work / "data" / sub).mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     heldout = [
         _load_pair(root, "val", n, loop_scale(args)) for n in _names(root, "val")[: max(1, args.heldout)]
     ]
-    checkpoint = work / "round-init.pt"
-    _initial_checkpoint(checkpoint, args.depth, args.seed)
-    baseline = float(metrics_from_confusion(_heldout_confusion(_predictor(checkpoint), heldout)).miou)
-    log.info("initial model: held-out mIoU %.3f", baseline)
-    records = []
-    for r, batch in enumerate(batches):
-        corrections = _correct_round(
-            _predictor(checkpoint), root, [stream[i] for i in batch], loop_scale(args), data_dir
-        )
-        checkpoint, seconds, iters = _finetune(args, data_dir, work / f"round-{r}", checkpoint, batch.stop)
-        conf = _heldout_confusion(_predictor(checkpoint), heldout)
-        rec = make_round(
-            r, corrections, batch.stop, finetune_s=seconds, finetune_iters=iters, heldout_confusion=conf
-        )
-        log.info(
-            "round %d: %.1f%% of pixels to correct, fine-tune %.0f s / %d it, held-out mIoU %.3f",
-            r, 100 * rec.share_to_correct, seconds, iters, rec.heldout_miou,
-        )  # fmt: skip
-        records.append(rec)
+    records, baseline = _loop(args, work, heldout, stream)
     summary = summarise(records, baseline)
     plot = args.plot or work / "assist_loop.png"
     title = (
