@@ -160,6 +160,14 @@ def _names(root: Path, split: str) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.suffix.lower() == ".png")
 
 
+def heldout_names(root: Path, count: int) -> list[str]:
+    """``count`` val images evenly spaced over the sorted folder: val is sorted by video sequence, so
+    the first ``count`` would be one or two scenes; all of them when ``count`` covers the split."""
+    names = _names(root, "val")
+    count = max(1, min(count, len(names)))
+    return [names[int(i)] for i in np.linspace(0, len(names) - 1, count).round().astype(int)]
+
+
 def _initial_checkpoint(path: Path, depth: int, seed: int) -> None:
     """Round 0's model: a random-init DANet saved as a native checkpoint (the engine inits from it)."""
     from danet_core.checkpoints import save_checkpoint
@@ -373,9 +381,7 @@ def run(args: argparse.Namespace) -> dict:
     for sub in ("train", "trainannot"):
         (work / "data" / sub).mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    heldout = [
-        _load_pair(root, "val", n, loop_scale(args)) for n in _names(root, "val")[: max(1, args.heldout)]
-    ]
+    heldout = [_load_pair(root, "val", n, loop_scale(args)) for n in heldout_names(root, args.heldout)]
     records, baseline = _loop(args, work, heldout, stream)
     summary = summarise(records, baseline)
     plot = args.plot or work / "assist_loop.png"

@@ -155,4 +155,7 @@ def test_bench_runs_end_to_end_on_real_camvid(tmp_path, camvid_root) -> None:
     assert out["settings"]["class_weights"] == 0.5
     assert 0.0 <= out["rounds"][0]["share_to_correct"] <= 1.0
     assert (tmp_path / "w" / "assist_loop.png").is_file()
+    val = sorted(p.name for p in (camvid_root / "val").glob("*.png"))
+    assert assist.heldout_names(camvid_root, 3) == [val[0], val[(len(val) - 1) // 2], val[-1]]
+    assert assist.heldout_names(camvid_root, 10_000) == val
     assert len(list((tmp_path / "w" / "data" / "trainannot").glob("*.png"))) == 4
