@@ -212,6 +212,17 @@ class AnnotationDocument:
             return None
         return (self.prediction_lut if lut is None else np.asarray(lut, dtype=np.uint8))[self.prediction]
 
+    def replace_prediction(self, label: np.ndarray, confidence: np.ndarray | None = None) -> None:
+        """A newer prediction of this image (the full result after a quick preview); the mask is not
+        touched (merging it is an undoable edit, ``app.model.preview.merge_full_result``)."""
+        label = np.asarray(label)
+        if label.shape != self._mask.shape or label.dtype != np.uint8:
+            raise DocumentError(f"prediction {label.dtype} {label.shape}; expected uint8 {self._mask.shape}")
+        if confidence is not None and np.asarray(confidence).shape != self._mask.shape:
+            raise DocumentError(f"confidence shape {np.asarray(confidence).shape} differs from the mask")
+        self.prediction = label
+        self.confidence = None if confidence is None else np.asarray(confidence)
+
     def pixels_changed_from_prediction(self) -> int | None:
         """How many pixels differ from the mapped prediction; None when there is no prediction."""
         proposed = self.mapped_prediction()

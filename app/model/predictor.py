@@ -5,6 +5,9 @@ imported inside the functions so that importing this module at start-up stays ch
 
 - :class:`AdaptivePredictor` predicts whole images, switching to a sliding window above
   ``AppSettings.slide_above`` so an 8000 x 6000 photo never allocates a 48 Mpx feature pyramid at once.
+- :meth:`AdaptivePredictor.preview_plan` / :meth:`~AdaptivePredictor.predict_preview`: the quick
+  reduced-scale preview of :mod:`app.model.preview` (FLOPs counted on meta tensors, cached per input
+  size, so only the first image of a size pays the ~0.2 s count; called in the inference worker).
 - :func:`load_predictor` loads a project model version (always native) for it.
 - :func:`import_checkpoint` validates any checkpoint (native, official DANet, mmsegmentation) by
   loading it, stores it in the project as a native checkpoint and makes it active, so every model
@@ -19,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from app.model.preview import PreviewPlan, plan_preview
 from app.model.settings import AppSettings
 from danet_core.project import ModelVersion, Project
 
@@ -29,6 +33,9 @@ class AdaptivePredictor:
     def __init__(self, model: Any, settings: AppSettings, *, input_scale: float = 1.0) -> None:
         from danet_core.inference import Predictor
 
+        self.model, self.settings = model, settings
+        self._gflop: dict[tuple[int, int], float] = {}  # input (h, w) -> GFLOP of one forward
+        self._previews: dict[float, Any] = {}  # preview scale -> Predictor
         if input_scale != 1.0:
             # a model trained at a reduced scale (the CPU fine-tune recipe) sees images at that scale;
             # "multiscale" with one scale resizes, predicts (sliding above the crop) and upsamples back
@@ -50,6 +57,35 @@ class AdaptivePredictor:
     def predict(self, image: np.ndarray, **kwargs: Any) -> Any:
         h, w = image.shape[:2]
         return self.choose(h, w).predict(image, **kwargs)
+
+    def gflop_at(self, height: int, width: int) -> float:
+        """GFLOP of one forward of this model at a ``height x width`` input (counted once per size)."""
+        key = (int(height), int(width))
+        if key not in self._gflop:
+            from danet_core.models.flops import count_forward_flops
+
+            self._gflop[key] = count_forward_flops(self.model.config, *key).total / 1e9
+        return self._gflop[key]
+
+    def preview_plan(self, height: int, width: int, budget: float | None = None) -> PreviewPlan | None:
+        """The quick preview of an image of this size, or None (:func:`app.model.preview.plan_preview`)."""
+        on_gpu = self.whole.device.type != "cpu"
+        config = getattr(self.model, "config", None)
+        if config is None or on_gpu:
+            return None  # a model without a config cannot be counted: predicted once, as before
+        return plan_preview(
+            height, width, self.gflop_at, input_scale=self.input_scale, on_gpu=on_gpu, budget=budget
+        )
+
+    def predict_preview(self, image: np.ndarray, plan: PreviewPlan, **kwargs: Any) -> Any:
+        """Predict at ``plan.scale`` ("multiscale" with one scale: resize, predict, upsample back)."""
+        from danet_core.inference import Predictor
+
+        scale = plan.scale
+        if scale not in self._previews:
+            options = self.settings.predict_options(mode="multiscale", scales=(scale,), flip=False)
+            self._previews[scale] = Predictor(self.model, options)
+        return self._previews[scale].predict(image, **kwargs)
 
     def pam_row(self, image: np.ndarray, yx: tuple[int, int]) -> np.ndarray:
         return self.whole.pam_row(image, yx)

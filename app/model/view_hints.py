@@ -10,6 +10,9 @@ Why these texts exist (each one answers a defect a new user hit):
   whatever the palette's search shows, so muscle memory never paints the wrong class.
 - :func:`cam_value_text`: a CAM row is a softmax; most entries underflow to exactly 0 in float32, which
   read as a broken lookup. The text says so and gives the share of the row's maximum.
+- :func:`preview_note` / :func:`full_result_note`: a quick preview looks like a finished
+  pre-segmentation, so the canvas says which one is shown, when the full result should come, and what
+  happened to the user's edits when it came (``app.model.preview``).
 - :class:`AutoFit`: the image is fitted to the window until the user zooms; a resize re-fits it then.
 """
 
@@ -103,6 +106,27 @@ def image_row_text(rel_path: str, status: str, uncertainty: float | None, order:
         return text
     score = "no score yet" if uncertainty is None else f"uncertainty {uncertainty:.3f}"
     return f"{text} · {score}"
+
+
+def preview_note(scale_label: str, remaining_s: float | None) -> str:
+    """The canvas note while a preview is shown: its scale and when the full result should arrive."""
+    if remaining_s is None:
+        when = "full result follows …"
+    elif remaining_s >= 1.5:
+        when = f"full result in about {remaining_s:.0f} s …"
+    else:
+        when = "full result any moment …"
+    return f"Preview ({scale_label}) — {when} You can start correcting."
+
+
+def full_result_note(kept_pixels: int) -> str:
+    """The canvas note when the full result replaced a preview (shown for a few seconds)."""
+    if kept_pixels <= 0:
+        return "Full resolution"
+    return (
+        f"Full resolution — your edits were kept ({kept_pixels} px). "
+        "Ctrl+Z: back to the preview; Shift+A: take the full result everywhere"
+    )
 
 
 class AutoFit:

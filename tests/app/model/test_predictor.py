@@ -51,3 +51,20 @@ def test_import_stores_a_native_checkpoint_and_activates_it(
         stored = load_checkpoint(version.path)
         assert stored["extra"]["imported_from"] == str(tiny_checkpoint)
         assert version.path.parent != tiny_checkpoint.parent  # copied into the project
+
+
+def test_the_preview_is_planned_from_the_counted_flops_and_predicted_at_its_scale(
+    tiny_checkpoint: Path, monkeypatch
+) -> None:
+    from app.model import preview
+
+    predictor, _ = load_predictor(tiny_checkpoint, AppSettings(device="cpu"))
+    assert predictor.preview_plan(96, 128) is None  # a tiny model on a small image: predicted once
+    full = predictor.gflop_at(96, 128)
+    monkeypatch.setattr(preview, "PREVIEW_GFLOP_BUDGET", full / 5)
+    plan = predictor.preview_plan(96, 128)
+    assert plan is not None and plan.denominator >= 2 and plan.gflop <= full / 5
+    assert plan.full_gflop == full and (96, 128) in predictor._gflop  # counted once, then cached
+    image = np.random.default_rng(1).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    pred = predictor.predict_preview(image, plan)
+    assert pred.label.shape == (96, 128) and pred.confidence.shape == (96, 128)
