@@ -2,8 +2,9 @@
 the CAM (channel attention) matrix, each computed off the GUI thread when not already at hand.
 
 Where the maps come from: the low-confidence map from the project's cached prediction (8-bit, always
-there once an image is pre-segmented); entropy and margin from the full prediction kept in memory for
-recently predicted images, or recomputed in a worker; attention and CAM from the predictor
+there once an image is pre-segmented; while a quick preview is shown, the preview's); entropy and margin
+from the prediction shown (the preview, or the full prediction kept in memory for recently predicted
+images), or recomputed in a worker; attention and CAM from the predictor
 (``pam_row`` / ``cam_matrix``) in a worker. A result for an image that is no longer open is dropped.
 """
 
@@ -68,6 +69,7 @@ class HeatmapController(QObject):
         session.image_opened.connect(self._image_opened)
         session.project_closed.connect(self._forget)
         presegment.prediction_ready.connect(self._prediction_ready)
+        presegment.preview_ready.connect(self._prediction_ready)  # the maps follow what is shown
         presegment.model_changed.connect(self._forget)
 
     # -- slots ------------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ class HeatmapController(QObject):
             else:
                 self._show(1.0 - conf)
             return
-        full = self.presegment.results.get(image_id) or self.full.get(image_id)
+        full = self.presegment.shown_result(image_id) or self.full.get(image_id)
         if full is not None and getattr(full, kind, None) is not None:
             values = full.entropy if kind == "entropy" else 1.0 - full.margin
             self._show(np.clip(values, 0.0, 1.0))

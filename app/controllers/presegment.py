@@ -3,7 +3,10 @@
 - On project open the active model version is loaded in a worker (never the GUI thread). Without one the
   app stays a manual labeling tool and says how to get a model (``model_status``).
 - When an image opens it is predicted first unless its cached prediction comes from the active model;
-  the next ``prefetch`` images of the list follow. "Pre-segment all" queues every image that is not
+  the next ``prefetch`` images of the list follow. The opened image gets a quick reduced-scale preview
+  first when its full forward is expensive (``app.model.preview``; never stored, never for prefetch or
+  batch images); ``preview_ready`` announces it and the full result replaces it
+  (``app.controllers.session_preview``). "Pre-segment all" queues every image that is not
   reviewed and has no up-to-date prediction, with progress, cancel and a summary of failures.
 - :meth:`reload_model` (ADR 0001, called by fine-tuning) re-reads ``project.active_model_version()``,
   invalidates the predictions of unreviewed images and pre-segments them again in the background.
@@ -39,11 +42,13 @@ NO_MODEL_HINT = (
 class PresegmentController(QObject):
     """See the module docstring. Signals: ``model_status(str)``, ``model_changed()`` (a model version is
     loaded and active), ``prediction_ready(PredictionResult)``, ``batch_started(int)``,
-    ``batch_progress(int, int)``, ``batch_finished(BatchSummary)``, ``error``."""
+    ``batch_progress(int, int)``, ``batch_finished(BatchSummary)``, ``preview_ready(PredictionResult)``
+    (a quick preview of the open image is on the canvas), ``error``."""
 
     model_status = Signal(str)
     model_changed = Signal()
     prediction_ready = Signal(object)
+    preview_ready = Signal(object)
     batch_started = Signal(int)
     batch_progress = Signal(int, int)
     batch_finished = Signal(object)
@@ -66,6 +71,7 @@ class PresegmentController(QObject):
         session.project_closed.connect(self._unload)
         session.image_opened.connect(self._on_image_opened)
         self.queue.predicted.connect(self._on_predicted)
+        self.queue.previewed.connect(self._on_previewed)
         self.queue.image_failed.connect(self._on_failed)
         self.queue.batch_progress.connect(self.batch_progress)
         self.queue.batch_finished.connect(self.batch_finished)
@@ -171,7 +177,9 @@ class PresegmentController(QObject):
         if self.predictor is None:
             return
         if self.needs_prediction(image_id):
-            self.queue.request(image_id, "current")
+            self.queue.request(image_id, "current", preview=True)
+        else:
+            self.queue.drop_previews()  # a preview of the image just left is of no use
         ahead = [i for i in self.session.next_ids(self.settings.prefetch) if self.needs_prediction(i)]
         self.queue.prefetch(ahead)
 
@@ -203,6 +211,18 @@ class PresegmentController(QObject):
             self.results.popitem(last=False)
         self.session.set_prediction(result.image_id, result.label, result.confidence)
         self.prediction_ready.emit(result)
+
+    def _on_previewed(self, result: PredictionResult) -> None:
+        if result.model_version == self.model_version and self.session.show_preview(result):
+            self.preview_ready.emit(result)
+
+    def shown_result(self, image_id: int) -> PredictionResult | None:
+        """The prediction shown for ``image_id`` with its maps: the quick preview while it is on the
+        canvas, else a recent full result (the heatmaps follow whichever is shown)."""
+        preview = self.session.preview
+        if preview is not None and preview.image_id == image_id:
+            return preview
+        return self.results.get(image_id)
 
     def _on_failed(self, image_id: int, message: str, tb: str) -> None:
         self.error.emit(message, tb)

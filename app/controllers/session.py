@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.controllers.session_preview import IDENTITY_LUT, PreviewMixin
 from app.controllers.session_recovery import RecoveryMixin
 from app.model.document import AnnotationDocument, restarts_from_prediction, starting_mask
 from app.model.image_queue import ImageQueue
@@ -49,11 +50,9 @@ from danet_core.project.scan import has_images
 log = logging.getLogger(__name__)
 
 WATCH_MS = 1500
-# Stored predictions are already project mask indices (the pre-segmentation controller maps them).
-IDENTITY_LUT = np.arange(256, dtype=np.uint8)
 
 
-class SessionController(RecoveryMixin, QObject):
+class SessionController(PreviewMixin, RecoveryMixin, QObject):
     """Owns the :class:`Project`, the current :class:`AnnotationDocument` and the autosave timer."""
 
     project_opened = Signal(object)
@@ -94,6 +93,7 @@ class SessionController(RecoveryMixin, QObject):
         self._loader: FunctionWorker | None = None
         self._opener: FunctionWorker | None = None
         self.timer = WorkTimer()
+        self._init_preview()
         # Changes made by another process (a `danet project import`, a second window) are picked up
         # every WATCH_MS: statuses refresh and the open image reloads when the user has not edited it.
         self.watch_timer = QTimer(self)
@@ -222,6 +222,7 @@ class SessionController(RecoveryMixin, QObject):
         self._commit_seconds()
         self.thumbnails.clear()
         self.cache.clear()
+        self._end_preview()
         self.canvas.set_image(None)  # nothing of the previous project stays on the canvas
         self.watch_timer.stop()
         self.project.close()
@@ -281,6 +282,7 @@ class SessionController(RecoveryMixin, QObject):
         except ValueError as exc:
             self._load_failed(bundle.image_id, f"Cannot open the mask: {exc}", "")
             return
+        self._end_preview()
         self.document = document
         self.mask_stamp = bundle.mask_stamp
         self.rgb = bundle.rgb
@@ -298,11 +300,15 @@ class SessionController(RecoveryMixin, QObject):
     def set_prediction(self, image_id: int, label: np.ndarray, confidence: np.ndarray) -> None:
         """A prediction arrived for ``image_id``. When it is the open image and the user has not edited
         it (no saved mask, no edits), the document restarts from the prediction; otherwise only the
-        confidence under the cursor is updated and the user's mask is kept."""
+        confidence under the cursor is updated and the user's mask is kept. After a quick preview the
+        full result restarts or is merged in (``session_preview``)."""
         record = self.update_record(image_id)
         if record is None or image_id != self.image_id or self.document is None or self.rgb is None:
             return
         self.confidence = confidence
+        if self.preview is not None:
+            self._replace_preview(label, confidence)
+            return
         if restarts_from_prediction(self.document.revision, record.has_mask):
             self.document = AnnotationDocument(
                 label.copy(), self.project.label_set, (label, confidence), prediction_lut=IDENTITY_LUT

@@ -31,7 +31,7 @@ from app.model.edit_ops import MaskEdit, Point, snap_brush_center
 from app.model.render import overlay_lut, render_heatmap, render_overlay_into
 from app.model.view_hints import AutoFit, lock_banner
 from app.widgets.canvas_layers import BrushCursor, ImageLayer, QueryMarker
-from app.widgets.canvas_overlays import LockBanner, ToolHint
+from app.widgets.canvas_overlays import LockBanner, PredictionNote, ToolHint
 from app.widgets.qimage import CHANNEL_ORDER, rgb_to_wrapped, wrap_buffer
 from app.widgets.tools import TOOL_NAMES, Tool, make_tools
 from app.widgets.undo import MaskEditCommand
@@ -96,6 +96,7 @@ class CanvasView(QGraphicsView):
         self._banner = LockBanner(self)
         self._banner.clicked.connect(self.clear_lock)
         self._hint = ToolHint(self)
+        self._note = PredictionNote(self)
         # pixels re-rendered by the last document change (the benchmark and tests check this stays small)
         self.last_render_rect: tuple[int, int, int, int] = (0, 0, 0, 0)
         self.viewport().setCursor(self._tool.cursor)
@@ -265,6 +266,14 @@ class CanvasView(QGraphicsView):
         """The banner's text while it is shown (tests and screenshots), else None."""
         return self._banner.text() if self._banner.isVisibleTo(self) else None
 
+    def set_prediction_note(self, text: str | None) -> None:
+        """Say which prediction is shown (a preview, the full result); None hides the note."""
+        if self._note.show_text(text):
+            self._place_overlays()
+
+    def prediction_note_text(self) -> str | None:
+        return self._note.text() if self._note.isVisibleTo(self) else None
+
     def tool_hint_text(self) -> str | None:
         """The tool hint's text while it is shown, else None."""
         return self._hint.text() if self._hint.isVisibleTo(self) else None
@@ -386,6 +395,7 @@ class CanvasView(QGraphicsView):
         area = self.viewport().geometry()
         self._banner.place(area)
         self._hint.place(area)
+        self._note.place(area)
 
     def _pan(self, view_pos: QPoint) -> None:
         if self._pan_from is None:

@@ -1,4 +1,5 @@
-"""Text laid over the canvas: the "paint only over" banner and the active tool's hint.
+"""Text laid over the canvas: the "paint only over" banner, the active tool's hint, and the note saying
+whether a quick preview or the full-resolution result is shown (``app.model.preview``).
 
 Why on the canvas and not in the status bar: both explain what a stroke will do (or why it does nothing),
 so they must be where the user looks while painting, and must not be replaced by the next status message.
@@ -67,3 +68,17 @@ class ToolHint(_OverlayLabel):
 
     def place(self, area: QRect) -> None:
         self.move(area.x() + MARGIN, area.y() + area.height() - self.height() - MARGIN)
+
+
+class PredictionNote(_OverlayLabel):
+    """Bottom right of the canvas (clear of the banner and the tool hint): "Preview (1/6 scale) — full
+    result in about 40 s …", then "Full resolution"; on the canvas because a preview looks like a
+    finished pre-segmentation."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent, "20, 70, 140, 215")
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+
+    def place(self, area: QRect) -> None:
+        x = max(area.x() + MARGIN, area.x() + area.width() - self.width() - MARGIN)
+        self.move(x, area.y() + area.height() - self.height() - MARGIN)

@@ -6,6 +6,13 @@ the highest-priority image next: the image the user opened ("current"), then the
 ("prefetch"), then a "pre-segment all" batch ("batch"). A job loads the image, predicts, maps the model's
 classes onto the project's label set and stores the prediction through the project store (thread-safe,
 atomic writes), so a result survives even if the window closes right after.
+
+Previews (``app.model.preview``): ``request(id, "current", preview=True)`` first runs a "preview" job for
+the opened image (a reduced-scale forward, when the plan says one is worth it), which is emitted as
+``previewed`` and never stored, then the full job as before. Only the opened image gets a preview; a newer
+"current" request drops a queued preview and cancels a running one (its result would be for an image no
+longer shown). A running full prediction is never interrupted for a preview: a whole-image forward
+cannot stop halfway, and its result is stored and reused.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.model.class_mapping import ClassMapping
+from app.model.preview import PreviewPlan
 from app.model.review_queue import uncertainty_score
 from app.workers.base import FunctionWorker
 from danet_core.images import load_image
@@ -27,6 +35,7 @@ from danet_core.jobs import ProgressFn, StopFn, check_stop
 log = logging.getLogger(__name__)
 
 PRIORITIES = ("current", "prefetch", "batch")
+PREVIEW = "preview"  # the internal queue above "current": previews of the opened image
 
 
 @dataclass
@@ -40,7 +49,8 @@ class PredictionResult:
     entropy: np.ndarray | None  # float32 0..1
     margin: np.ndarray | None  # float32 0..1
     uncertainty: float | None
-    seconds: float = 0.0
+    seconds: float = 0.0  # the job's time (a preview: its forward only, what scales the full estimate)
+    preview: PreviewPlan | None = None  # set for a quick preview (not stored); None for a full result
 
 
 @dataclass
@@ -86,15 +96,54 @@ def predict_and_store(
     )
 
 
+def predict_preview(
+    project: Any,
+    predictor: Any,
+    mapping: ClassMapping,
+    image_id: int,
+    model_version: int | None,
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> PredictionResult | None:
+    """A quick reduced-scale prediction of image ``image_id`` (None when its plan says predict once).
+
+    Nothing is stored: the project's prediction of an image is always a full result."""
+    import time
+
+    image = load_image(project.image_path(image_id))
+    plan = predictor.preview_plan(*image.shape[:2])
+    if plan is None:
+        return None
+    check_stop(should_stop)
+    t1 = time.perf_counter()
+    pred = predictor.predict_preview(image, plan, progress=progress, should_stop=should_stop)
+    seconds = time.perf_counter() - t1  # the forward only: what the full result's estimate scales
+    check_stop(should_stop)  # the user opened another image meanwhile
+    return PredictionResult(
+        image_id=image_id,
+        model_version=model_version,
+        label=mapping.apply(pred.label),
+        confidence=np.asarray(pred.confidence, dtype=np.float32),
+        entropy=pred.entropy,
+        margin=pred.margin,
+        uncertainty=None,
+        seconds=seconds,
+        preview=plan,
+    )
+
+
 class InferenceQueue(QObject):
     """Serial, prioritised pre-segmentation of project images.
 
-    Signals: ``predicted(PredictionResult)``, ``image_failed(id, message, traceback)`` (outside a
+    Signals: ``predicted(PredictionResult)``, ``previewed(PredictionResult)`` (a quick preview, see the
+    module docstring), ``image_failed(id, message, traceback)`` (outside a
     batch; batch failures go to the summary),
     ``batch_progress(done, total)``, ``batch_finished(BatchSummary)``, ``busy_changed(bool)``.
     """
 
     predicted = Signal(object)
+    previewed = Signal(object)
     image_failed = Signal(int, str, str)
     started_image = Signal(int, str)  # id, priority
     batch_progress = Signal(int, int)
@@ -107,7 +156,7 @@ class InferenceQueue(QObject):
         self.predictor: Any = None
         self.mapping: ClassMapping | None = None
         self.model_version: int | None = None
-        self._queues: dict[str, OrderedDict[int, None]] = {p: OrderedDict() for p in PRIORITIES}
+        self._queues: dict[str, OrderedDict[int, None]] = {p: OrderedDict() for p in (PREVIEW, *PRIORITIES)}
         self._worker: FunctionWorker | None = None
         self._running: tuple[int, str] | None = None
         self._batch: BatchSummary | None = None
@@ -126,12 +175,18 @@ class InferenceQueue(QObject):
         return self.predictor is not None and self.mapping is not None and self.project is not None
 
     # -- requests ---------------------------------------------------------------------------------
-    def request(self, image_id: int, priority: str = "current") -> None:
-        """Queue ``image_id`` (moved up if already queued with a lower priority)."""
+    def request(self, image_id: int, priority: str = "current", *, preview: bool = False) -> None:
+        """Queue ``image_id`` (moved up if already queued with a lower priority); ``preview`` (only with
+        "current") runs a quick preview of it first."""
         if priority not in PRIORITIES:
             raise ValueError(f"priority {priority!r}; expected one of {', '.join(PRIORITIES)}")
-        if not self.has_model() or (self._running and self._running[0] == image_id):
+        if priority == "current":
+            self.drop_previews(keep=image_id if preview else None)
+        running_full = self._running is not None and self._running[1] != PREVIEW
+        if not self.has_model() or (running_full and self._running and self._running[0] == image_id):
             return
+        if preview and priority == "current" and self._running != (image_id, PREVIEW):
+            self._queues[PREVIEW][image_id] = None
         rank = PRIORITIES.index(priority)
         for p in PRIORITIES[: rank + 1]:
             if image_id in self._queues[p]:
@@ -195,6 +250,14 @@ class InferenceQueue(QObject):
         return self._worker is None or self._worker.wait(timeout_ms)
 
     # -- internals ---------------------------------------------------------------------------------
+    def drop_previews(self, keep: int | None = None) -> None:
+        """A newer opened image: previews of other images (all but ``keep``) are of no use any more."""
+        for i in [i for i in self._queues[PREVIEW] if i != keep]:
+            self._queues[PREVIEW].pop(i)
+        if self._worker is not None and self._running and self._running[1] == PREVIEW:
+            if self._running[0] != keep:
+                self._worker.cancel()
+
     def _drop_queue(self, priority: str) -> None:
         """Empty one queue; images of a running batch go back to the batch queue (still to be done)."""
         for i in self._queues[priority]:
@@ -203,7 +266,7 @@ class InferenceQueue(QObject):
         self._queues[priority].clear()
 
     def _next(self) -> tuple[int, str] | None:
-        for p in PRIORITIES:
+        for p in (PREVIEW, *PRIORITIES):
             if self._queues[p]:
                 image_id, _ = self._queues[p].popitem(last=False)
                 return image_id, p
@@ -218,7 +281,7 @@ class InferenceQueue(QObject):
             return
         image_id, priority = nxt
         worker = FunctionWorker(
-            predict_and_store,
+            predict_preview if priority == PREVIEW else predict_and_store,
             self.project,
             self.predictor,
             self.mapping,
@@ -235,12 +298,20 @@ class InferenceQueue(QObject):
         self.started_image.emit(image_id, priority)
         worker.start()
 
-    def _on_finished(self, result: PredictionResult) -> None:
+    def _on_finished(self, result: PredictionResult | None) -> None:
+        if result is None:
+            return  # a preview that was not worth it: the full job follows
+        if result.preview is not None:
+            self.previewed.emit(result)
+            return
         self._count_batch(result.image_id)
         self.predicted.emit(result)
 
     def _on_failed(self, image_id: int, message: str, tb: str) -> None:
         """Batch failures are collected for the summary; others are reported at once."""
+        if self._running == (image_id, PREVIEW):
+            log.warning("preview of image %d failed (the full prediction follows): %s", image_id, message)
+            return
         if self._batch is not None and image_id in self._batch_ids:
             self._batch.failed.append((image_id, message))
             self._count_batch(image_id)

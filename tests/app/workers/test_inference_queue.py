@@ -125,3 +125,60 @@ def test_no_model_means_no_work(qtbot, project):
     assert not q.is_busy()
     with pytest.raises(ValueError, match="no model"):
         q.start_batch([1])
+
+
+class PreviewingPredictor(FakePredictor):
+    """Previews images 20 rows high or more at 1/2 (class 3 everywhere), to test the preview job."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.previews: list[int] = []
+
+    def preview_plan(self, h, w):
+        from app.model.preview import PreviewPlan
+
+        return PreviewPlan(2, 1.0, 10.0)
+
+    def predict_preview(self, image, plan, *, progress=None, should_stop=None):
+        h, w = image.shape[:2]
+        self.previews.append(h)
+        while not self.gate.wait(0.01):
+            check_stop(should_stop)
+        full = np.full((h, w), 0.25, np.float32)
+        return _Pred(np.full((h, w), 3, np.uint8), full, full, full)
+
+
+def test_the_opened_image_is_previewed_first_and_the_preview_is_never_stored(qtbot, project):
+    pred = PreviewingPredictor()
+    q = _queue(project, pred)
+    ids = [r.id for r in project.images()]
+    events: list[tuple[str, int]] = []
+    q.previewed.connect(lambda r: events.append(("preview", r.image_id)))
+    q.predicted.connect(lambda r: events.append(("full", r.image_id)))
+    seen: list[bool] = []
+    q.previewed.connect(lambda r: seen.append(project.record(r.image_id).has_prediction))
+    q.request(ids[1], "current", preview=True)
+    q.prefetch([ids[2]])  # prefetched images get no preview
+    qtbot.waitUntil(lambda: len(events) == 3, timeout=10_000)
+    assert events == [("preview", ids[1]), ("full", ids[1]), ("full", ids[2])]
+    assert seen == [False]  # not stored: the project holds only the full result
+    label, _ = project.load_prediction(ids[1])
+    assert (label == 2).all()
+
+
+def test_opening_another_image_drops_the_previous_preview(qtbot, project):
+    pred = PreviewingPredictor()
+    pred.gate.clear()
+    q = _queue(project, pred)
+    ids = [r.id for r in project.images()]
+    previews: list[int] = []
+    q.previewed.connect(lambda r: previews.append(r.image_id))
+    full: list[int] = []
+    q.predicted.connect(lambda r: full.append(r.image_id))
+    q.request(ids[0], "current", preview=True)  # its preview runs, held at the gate
+    qtbot.waitUntil(lambda: len(pred.previews) == 1, timeout=5000)
+    q.request(ids[3], "current", preview=True)  # cancels it
+    pred.gate.set()
+    qtbot.waitUntil(lambda: ids[3] in full, timeout=10_000)
+    assert previews == [ids[3]] and pred.previews == [20, 23]
+    assert full == [ids[3]]  # the first image's full job was only queued: dropped as before
