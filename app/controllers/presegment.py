@@ -108,6 +108,7 @@ class PresegmentController(QObject):
     def _load_active(self, *, invalidate: bool) -> None:
         project = self.session.project
         self.queue.set_model(None, None, None, None)
+        self.session.end_preview()  # its full result will not come from this model
         self.predictor, self.mapping, self.model_version = None, None, None
         self.results.clear()
         version = project.active_model_version() if project is not None else None
@@ -225,4 +226,6 @@ class PresegmentController(QObject):
         return self.results.get(image_id)
 
     def _on_failed(self, image_id: int, message: str, tb: str) -> None:
+        if image_id == self.session.image_id:
+            self.session.end_preview()  # no full result is coming: the note must not promise one
         self.error.emit(message, tb)

@@ -222,7 +222,7 @@ class SessionController(PreviewMixin, RecoveryMixin, QObject):
         self._commit_seconds()
         self.thumbnails.clear()
         self.cache.clear()
-        self._end_preview()
+        self.end_preview()
         self.canvas.set_image(None)  # nothing of the previous project stays on the canvas
         self.watch_timer.stop()
         self.project.close()
@@ -282,7 +282,7 @@ class SessionController(PreviewMixin, RecoveryMixin, QObject):
         except ValueError as exc:
             self._load_failed(bundle.image_id, f"Cannot open the mask: {exc}", "")
             return
-        self._end_preview()
+        self.end_preview()
         self.document = document
         self.mask_stamp = bundle.mask_stamp
         self.rgb = bundle.rgb

@@ -87,8 +87,9 @@ class PreviewMixin:
         remaining = self._full_due - time.monotonic()
         self.canvas.set_prediction_note(preview_note(self.preview.preview.label, remaining))
 
-    def _end_preview(self) -> None:
-        """Another image (or none) is shown: forget the preview and its note."""
+    def end_preview(self) -> None:
+        """Forget the preview and its note: another image (or none) is shown, or no full result will come
+        (it failed, the model changed); the document and its edits stay as they are."""
         self.preview = None
         self._note_timer.stop()
         self._note_hide.stop()
@@ -97,7 +98,7 @@ class PreviewMixin:
     def _replace_preview(self, label: np.ndarray, confidence: np.ndarray) -> None:
         """The full result of the previewed open image arrived: restart or merge (module docstring)."""
         preview, doc, project = self.preview, self.document, self.project
-        self._end_preview()
+        self.end_preview()
         if preview is None or doc is None or project is None:
             return
         restart = doc.revision == 0
