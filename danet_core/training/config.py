@@ -84,6 +84,14 @@ class TrainConfig:
     channels_last: bool = False
     grad_clip: float | None = None
     sync_bn: bool = False
+    # --- frozen backbone (fast fine-tune, danet_core.training.frozen) ---
+    # backbone in eval mode (BN statistics fixed) without gradients; the head trains on cached features
+    freeze_backbone: bool = False
+    # fractions of the budget (max_time_s when set, else max_iters) at which layer4, then layer3, are
+    # unfrozen and training goes on with image batches (BN statistics stay fixed); [] = frozen throughout
+    unfreeze_at: list[float] = field(default_factory=list)
+    feature_cache_mb: int = 1024  # bound of the in-memory feature cache; 0 = no cache (image batches)
+    feature_cache_scales: int = 1  # random-scale factors precomputed, evenly over scale_range
     # --- evaluation ---
     val_interval: int = 500  # iterations between validations; 0 = only at the end
     eval_mode: str = "whole"
@@ -127,7 +135,20 @@ class TrainConfig:
         _check(self.threads is None or self.threads >= 1, "threads", self.threads, ">= 1 or null")
         _check(self.num_workers >= 0, "num_workers", self.num_workers, ">= 0")
         _check(self.log_interval >= 1, "log_interval", self.log_interval, ">= 1")
+        self._validate_frozen()
         return self
+
+    def _validate_frozen(self) -> None:
+        at = list(self.unfreeze_at)
+        _check(not at or self.freeze_backbone, "unfreeze_at", at, "[] unless freeze_backbone is true")
+        _check(
+            len(at) <= 2 and all(0 < a < 1 for a in at) and at == sorted(at),
+            "unfreeze_at",
+            at,
+            "at most 2 increasing fractions in (0, 1) (layer4, then layer3)",
+        )
+        _check(self.feature_cache_mb >= 0, "feature_cache_mb", self.feature_cache_mb, ">= 0")
+        _check(1 <= self.feature_cache_scales <= 8, "feature_cache_scales", self.feature_cache_scales, "1..8")
 
     def predict_options(self) -> PredictOptions:
         """The evaluation's inference options (validation during training, the app's comparison)."""

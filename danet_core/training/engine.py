@@ -32,13 +32,13 @@ from danet_core.jobs import Cancelled, ProgressFn, StopFn
 from .config import TrainConfig
 from .distributed import DistInfo, cleanup_distributed, init_distributed
 from .evaluation import evaluate, make_predictor
-from .layout import RunLayout
+from .frozen import BackboneFreezer, FeatureCache, batch_generator, build_cache, head_outputs
 from .loaders import DataBundle, batches_per_epoch, build_data, make_loader, make_sampler, verify_dataset
 from .losses import SegLoss
 from .optim import build_optimizer, build_scheduler
-from .rundir import LossWindow, RunDir, TrainResult, default_run_dir
+from .run_setup import load_resume_checkpoint, open_run_dir
+from .rundir import LossWindow, TrainResult
 from .state import (
-    ResumeError,
     build_fresh_model,
     build_from_checkpoint,
     load_train_state,
@@ -97,12 +97,13 @@ class _Trainer:
         self.last_val_iter = -1
         self.max_iters = cfg.max_iters
         self._lrs: list[float] = []
+        self._cache: FeatureCache | None = None
         self.t_start = time.monotonic()
 
     # ------------------------------------------------------------------ set-up
     def run(self) -> TrainResult:
-        ckpt = self._load_resume_checkpoint()
-        self.run_dir = self._make_run_dir(ckpt)
+        ckpt, self.resume_path = load_resume_checkpoint(self.cfg)
+        self.run_dir = open_run_dir(self.cfg, ckpt, self.resume_path, self.info)
         try:
             self._setup(ckpt)
         except Cancelled:
@@ -133,42 +134,6 @@ class _Trainer:
             self.cfg.model, self.data.num_classes, len(self.data.train), self.max_iters,
             self.cfg.batch_size, self.info.world_size, self.run_dir.path,
         )  # fmt: skip
-
-    def _load_resume_checkpoint(self) -> dict[str, Any] | None:
-        if not self.cfg.resume:
-            return None
-        from danet_core.checkpoints import load_checkpoint
-
-        path = Path(self.cfg.resume)
-        if path.is_dir():
-            path = RunLayout(path).last
-        ckpt = load_checkpoint(path)
-        if not isinstance(ckpt.get("train_state"), dict):
-            raise ResumeError(
-                f"{path}: checkpoint has no training state; expected a checkpoints/last.pt of a run"
-            )
-        self.resume_path = path
-        return ckpt
-
-    def _make_run_dir(self, ckpt: dict[str, Any] | None) -> RunDir:
-        if self.cfg.run_dir:
-            path = Path(self.cfg.run_dir)
-        elif ckpt is not None:
-            path = self.resume_path.parent.parent
-        else:
-            path = default_run_dir(self.cfg)
-        if self.info.distributed:  # every rank must use rank 0's folder (timestamps may differ)
-            box = [str(path)]
-            dist.broadcast_object_list(box, src=0)
-            path = Path(box[0])
-        rd = RunDir(path, writer=self.info.is_main)
-        if self.info.is_main and ckpt is None and rd.last.exists():
-            raise ValueError(
-                f"{rd.path}: already holds a run (checkpoints/last.pt); use --resume {rd.path} to continue "
-                "it or choose another run_dir"
-            )
-        rd.clear_stop()
-        return rd
 
     def _build_model(self) -> None:
         cfg, k = self.cfg, self.data.num_classes
@@ -213,6 +178,10 @@ class _Trainer:
             warmup_ratio=cfg.warmup_ratio,
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
+        # after the optimiser, so it holds every parameter: unfreezing is only requires_grad (frozen.py)
+        self.frozen = BackboneFreezer(model, cfg.unfreeze_at) if cfg.freeze_backbone else None
+        if self.frozen is not None and self.info.distributed:
+            raise ValueError("freeze_backbone=true is single-process only (the cached head bypasses DDP)")
         self.criterion = SegLoss(cfg.loss_weights, class_weights=cfg.class_weights).to(self.device)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
@@ -220,6 +189,8 @@ class _Trainer:
         self.iteration = int(st["iteration"])
         self.best_miou = -math.inf if st.get("best_miou") is None else float(st["best_miou"])
         self.best_metrics = dict(st.get("best_metrics") or {})
+        if self.frozen is not None:
+            self.frozen.load_state(st.get("frozen"))
         if int(st.get("max_iters", self.max_iters)) != self.max_iters:
             log.warning("resume: max_iters changed from %s to %d", st.get("max_iters"), self.max_iters)
         if self.info.rank == 0:
@@ -236,6 +207,8 @@ class _Trainer:
         status, reason = "completed", "max_iters"
         self._window = LossWindow()
         try:
+            if self.frozen is not None and self.frozen.all_frozen:
+                reason = self._cached_phase()
             while self.iteration < self.max_iters and reason == "max_iters":
                 epoch, skip = divmod(self.iteration, self.bpe)
                 loader = make_loader(
@@ -281,16 +254,57 @@ class _Trainer:
             reason = codes[int(t.item())]
         return reason
 
+    def _cached_phase(self) -> str:
+        """Steps on cached backbone features while the whole backbone is frozen (see frozen.py)."""
+        model = unwrap(self.model)
+        cache = self._cache = build_cache(
+            model,
+            self.data.train,
+            self.cfg,
+            self.device,
+            progress=self.progress,
+            should_stop=self.should_stop,
+        )
+        while cache is not None and self.iteration < self.max_iters:
+            reason = self._stop_reason()
+            if reason != "max_iters":
+                return reason
+            self._train_mode()
+            if self.frozen is None or not self.frozen.all_frozen:
+                break  # a stage was unfrozen: go on with image batches
+            batch = cache.batch(
+                self.cfg.batch_size, self.cfg.crop_size, batch_generator(self.cfg.seed, self.iteration)
+            )
+            with self._autocast():
+                outputs = head_outputs(model, batch)
+            self._update(outputs, batch.target, batch.target.shape[0], self.iteration // self.bpe)
+        self._cache = None  # the memory goes back before the image batches start
+        return "max_iters"
+
+    def _train_mode(self) -> None:
+        self.ddp.train()
+        if self.frozen is not None:  # the budget used so far decides which stages train
+            cfg = self.cfg
+            t = time.monotonic() - self.t_start
+            self.frozen.update(t / cfg.max_time_s if cfg.max_time_s else self.iteration / self.max_iters)
+            self.frozen.set_modes()
+
+    def _autocast(self) -> torch.autocast:
+        amp = AUTOCAST_DTYPES[self.cfg.precision]
+        return torch.autocast(self.device.type, dtype=amp or torch.float32, enabled=amp is not None)
+
     def _step(self, images: torch.Tensor, targets: torch.Tensor, epoch: int) -> None:
-        cfg = self.cfg
         images = images.to(self.device, non_blocking=True)
         targets = targets.to(self.device, non_blocking=True)
-        if cfg.channels_last:
+        if self.cfg.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        self.ddp.train()
-        amp = AUTOCAST_DTYPES[cfg.precision]
-        with torch.autocast(self.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+        self._train_mode()
+        with self._autocast():
             outputs = self.ddp(images)
+        self._update(outputs, targets, images.shape[0], epoch)
+
+    def _update(self, outputs: dict[str, torch.Tensor], targets: torch.Tensor, n: int, epoch: int) -> None:
+        cfg = self.cfg
         loss, terms = self.criterion(outputs, targets)
         self._check_finite(loss, terms)
         self.optimizer.zero_grad(set_to_none=True)
@@ -303,7 +317,7 @@ class _Trainer:
         self.scaler.update()
         self.scheduler.step()
         self.iteration += 1
-        self._window.add(loss.detach(), terms, images.shape[0] * self.info.world_size)
+        self._window.add(loss.detach(), terms, n * self.info.world_size)
         self._after_step(epoch)
 
     def _check_finite(self, loss: torch.Tensor, terms: dict[str, torch.Tensor]) -> None:
@@ -347,6 +361,8 @@ class _Trainer:
         lrs = self._lrs
         rec = {"type": "train", "iter": self.iteration, "max_iters": self.max_iters, "epoch": epoch}
         rec["backbone_init"] = self.backbone_init
+        if self.frozen is not None:
+            rec["phase"] = self.frozen.phase() + (" (cached features)" if self._cache is not None else "")
         rec.update(self._window.flush())
         rec["lr"] = lrs[0]
         if len(lrs) > 1:
@@ -447,6 +463,7 @@ class _Trainer:
             "best_miou": self.best_miou if math.isfinite(self.best_miou) else None,
             "best_metrics": self.best_metrics,
             "config": self.cfg.to_dict(),
+            "frozen": None if self.frozen is None else self.frozen.state(),
         }
 
     # ------------------------------------------------------------------ end of run
