@@ -8,13 +8,16 @@
 - :func:`label_set_change`: what differs between the classes a model predicts and the project's train
   classes ("" when nothing), so the user is asked before a run re-initialises the classifier.
 - :func:`project_plan`: the one-click plan for a project (reviewed images, active model depth, image
-  sizes, device) through :func:`danet_core.training.finetune_plan.default_plan`.
+  sizes, device, whether the backbone is worth keeping) through
+  :func:`danet_core.training.finetune_plan.default_plan`.
+- :func:`backbone_worth_keeping`: the rule that picks the fast (frozen-backbone) fine-tune.
 - :func:`version_metrics`: the figures stored with the new model version.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Any
 from app.model.finetune_eval import Comparison
 from app.model.finetune_run import RunOutcome
 from danet_core.labels import LabelSet
-from danet_core.project import ModelVersion, Project
+from danet_core.project import ModelVersion, Project, ProjectError
 from danet_core.training.finetune_plan import FinetunePlan, default_plan
 
 log = logging.getLogger(__name__)
@@ -110,6 +113,38 @@ def active_depth(version: ModelVersion | None, cache: CheckpointMetaCache) -> in
     return int(recorded) if recorded else cache.depth(version.path)
 
 
+def backbone_worth_keeping(project: Project, version: ModelVersion | None) -> bool:
+    """Whether a run from ``version`` should keep its backbone frozen (the fast fine-tune).
+
+    True for an imported model and for versions fine-tuned from one (continuing from their parent, back
+    to an import), and for a new model when torchvision's ImageNet ResNet-18 weights are in the torch
+    cache; False for a model whose line starts from a random backbone trained a few minutes.
+    """
+    if version is None:
+        return imagenet_weights_cached(18)  # the CPU plan's new-model depth; the fast path is CPU-only
+    seen: set[int] = set()
+    while version is not None and version.id not in seen:
+        if version.metrics.get("imported_from"):
+            return True
+        if not (version.metrics.get("plan") or {}).get("init_from_active") or version.parent is None:
+            return False
+        seen.add(version.id)
+        try:
+            version = project.model_version(version.parent)
+        except ProjectError:  # the parent's record is gone: nothing says where the backbone came from
+            return False
+    return False
+
+
+def imagenet_weights_cached(depth: int) -> bool:
+    """torchvision's ResNet-``depth`` ImageNet file is in the torch hub cache (checked without torch)."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "torch"
+    )
+    folder = Path(home) / "hub" / "checkpoints"
+    return folder.is_dir() and any(folder.glob(f"resnet{depth}-*.pth"))
+
+
 def project_plan(project: Project, *, device: str, cache: CheckpointMetaCache) -> FinetunePlan:
     """The plan one click trains with (ValueError when there is nothing to train on).
 
@@ -117,11 +152,13 @@ def project_plan(project: Project, *, device: str, cache: CheckpointMetaCache) -
     """
     reviewed = project.images(status="reviewed")
     sides = [min(r.width, r.height) for r in reviewed if r.width and r.height]
+    version = project.active_model_version()
     return default_plan(
         len(reviewed),
         device=device,
-        active_depth=active_depth(project.active_model_version(), cache),
+        active_depth=active_depth(version, cache),
         min_image_side=min(sides) if sides else None,
+        keep_backbone=backbone_worth_keeping(project, version),
     )
 
 

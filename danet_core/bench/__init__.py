@@ -21,6 +21,7 @@ BENCHMARKS = {
     "project": "danet_core.bench.project",  # project open time, export speed
     "assist": "danet_core.bench.assist",  # the simulated annotator / fine-tune loop on CamVid
     "onnx": "danet_core.bench.onnx",  # plain vs checked ONNX export, ORT vs PyTorch latency
+    "frozen": "danet_core.bench.frozen",  # fast (frozen-backbone) vs full fine-tune from a checkpoint
 }
 
 

@@ -21,6 +21,11 @@ measured here, the paper's settings scaled to one GPU):
 - CUDA: 512 px crops at full resolution, batch 8, bf16, ~30 passes over the training images (30 to
   2000 iterations) within 10 s per image (1 to 30 minutes).
 - Continuing from the active model keeps its depth and starts from its weights.
+- Fast fine-tune (CPU, ``keep_backbone``: the backbone the run starts from is worth keeping, i.e. an
+  imported model's or one fine-tuned from it, or ImageNet's for a new model; never a backbone trained
+  a few minutes from random): the backbone is frozen, its features are cached once per image and the
+  head trains on the cache; layer4 is unfrozen after ``FAST_RECIPE["unfreeze_after"]`` of the budget
+  (danet_core.training.frozen; measured in docs/finetune.md, "Fast fine-tune (frozen backbone)").
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ MIN_HELDOUT_TO_JUDGE = 3  # held-out images a comparison needs before it may swi
 EPOCHS = 30
 CPU_RECIPE = {"scale": 0.5, "crop": 128, "batch": 4, "lr": 0.01, "seconds": 180.0, "horizon": 100_000}
 AUG_SCALE = (0.75, 1.5)  # random rescale range of the measured recipe
+# the frozen-backbone variant of the CPU recipe (same budget, crops and batch; docs/finetune.md)
+FAST_RECIPE = {"unfreeze_after": 0.5, "log_interval": 10}
 DEPTHS = (18, 34, 50, 101)
 DEVICES = ("cpu", "cuda")
 __all__ = ["DEPTHS", "PRECISIONS", "FinetunePlan", "default_plan", "to_train_config"]
@@ -65,6 +72,9 @@ class FinetunePlan:
     # a new model's backbone: ImageNet weights from the torch cache or downloaded, else random (said
     # plainly in the run's log); False = random from the start
     pretrained_backbone: bool = True
+    # fast fine-tune: frozen backbone, cached features; layer4 unfreezes after this share of the budget
+    freeze_backbone: bool = False
+    unfreeze_after: float | None = None
     seed: int = 0
 
     def validated(self) -> FinetunePlan:
@@ -98,6 +108,12 @@ class FinetunePlan:
             "fp32 or bf16 on a CPU (fp16 autocast is CUDA-only)",
         )
         _check(0 <= self.workers <= 32, "workers", self.workers, "0..32")
+        _check(
+            self.unfreeze_after is None or (self.freeze_backbone and 0 < self.unfreeze_after < 1),
+            "unfreeze_after",
+            self.unfreeze_after,
+            "None, or a share of the budget in (0, 1) with freeze_backbone",
+        )
         return self
 
     def to_dict(self) -> dict:
@@ -124,7 +140,8 @@ class FinetunePlan:
                 f" or {self.max_time_s / 60:.0f} min" if self.max_time_s is not None else ""
             )
         where = "" if self.scale == 1.0 else f" at {self.scale:g}x resolution"
-        return f"DANet-R{self.depth}{where}, {self.crop} px crops, batch {self.batch_size}, {limit}"
+        fast = ", frozen backbone (fast)" if self.freeze_backbone else ""
+        return f"DANet-R{self.depth}{where}, {self.crop} px crops, batch {self.batch_size}, {limit}{fast}"
 
 
 def _check(ok: bool, name: str, value: object, expected: str) -> None:
@@ -138,12 +155,15 @@ def default_plan(
     device: str = "cpu",
     active_depth: int | None = None,
     min_image_side: int | None = None,
+    keep_backbone: bool = False,
 ) -> FinetunePlan:
     """The plan the one-click action (and ``danet bench assist``) trains with; see the module docstring.
 
     ``n_reviewed``: reviewed images in the project; ``device``: "cpu" or "cuda[:N]" (resolved, not
     "auto"); ``active_depth``: the backbone depth of the active model (None: no model, train a fresh
-    one); ``min_image_side``: the smallest side of the reviewed images in pixels, when known.
+    one); ``min_image_side``: the smallest side of the reviewed images in pixels, when known;
+    ``keep_backbone``: the backbone the run starts from is worth keeping (an imported model's, or ImageNet's
+    for a new one): on a CPU the plan is then the fast fine-tune (module docstring).
     """
     if n_reviewed <= 0:
         raise ValueError(
@@ -177,6 +197,8 @@ def default_plan(
         val_interval=int(CPU_RECIPE["horizon"]),  # validate once, at the end
         precision="fp32",
         workers=0,
+        freeze_backbone=keep_backbone,
+        unfreeze_after=FAST_RECIPE["unfreeze_after"] if keep_backbone else None,
     ).validated()
 
 
@@ -259,7 +281,15 @@ def to_train_config(
         seed=plan.seed,
         device=plan.device,
         num_workers=plan.workers,
-        # a CPU iteration takes seconds: log each one so the curves and the ETA move from the start
-        log_interval=1 if plan.device == "cpu" else max(1, min(10, iters // 100)),
+        log_interval=_log_interval(plan),
         max_time_s=plan.max_time_s,
+        freeze_backbone=plan.freeze_backbone,
+        unfreeze_at=[plan.unfreeze_after] if plan.unfreeze_after is not None else [],
     ).validate()
+
+
+def _log_interval(plan: FinetunePlan) -> int:
+    if plan.freeze_backbone:  # cached-feature iterations take milliseconds
+        return int(FAST_RECIPE["log_interval"])
+    # a CPU iteration takes seconds: log each one so the curves and the ETA move from the start
+    return 1 if plan.device == "cpu" else max(1, min(10, plan.max_iters // 100))

@@ -12,6 +12,7 @@ from app.model.finetune_run import RunOutcome
 from app.model.finetune_setup import (
     CheckpointMetaCache,
     active_depth,
+    backbone_worth_keeping,
     label_set_change,
     new_run_dir,
     project_plan,
@@ -71,6 +72,40 @@ def test_project_plan_and_active_depth(small_project: Path, tiny_checkpoint: Pat
         plain = project.add_model_version(tiny_checkpoint, metrics={})
         assert active_depth(plain, cache) == 18  # from the checkpoint's config
     assert active_depth(None, cache) is None
+
+
+def test_the_fast_fine_tune_is_planned_for_an_imported_backbone_and_its_line_only(
+    small_project: Path, tiny_checkpoint: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no ImageNet weights cached
+    cache = CheckpointMetaCache()
+    with Project.open(small_project) as project:
+        assert not backbone_worth_keeping(project, None)
+        scratch = project.add_model_version(tiny_checkpoint, metrics={"plan": {"init_from_active": False}})
+        imported = project.add_model_version(tiny_checkpoint, metrics={"imported_from": "x.pth"})
+        child = project.add_model_version(
+            tiny_checkpoint, metrics={"plan": {"init_from_active": True}}, parent=imported.id
+        )
+        restart = project.add_model_version(
+            tiny_checkpoint, metrics={"plan": {"init_from_active": False}}, parent=imported.id
+        )
+        on_scratch = project.add_model_version(
+            tiny_checkpoint, metrics={"plan": {"init_from_active": True}}, parent=scratch.id
+        )
+        keep = {
+            v.id: backbone_worth_keeping(project, v) for v in (scratch, imported, child, restart, on_scratch)
+        }
+        assert keep == {scratch.id: False, imported.id: True, child.id: True, restart.id: False,
+                        on_scratch.id: False}  # fmt: skip
+        project.set_active_model(child.id)
+        assert project_plan(project, device="cpu", cache=cache).freeze_backbone
+        assert not project_plan(project, device="cuda", cache=cache).freeze_backbone  # CPU-only recipe
+        project.set_active_model(scratch.id)
+        assert not project_plan(project, device="cpu", cache=cache).freeze_backbone
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "torch" / "hub" / "checkpoints" / "resnet18-f37072fd.pth").write_bytes(b"")
+    with Project.open(small_project) as project:
+        assert backbone_worth_keeping(project, None)  # a new model on ImageNet's backbone
 
 
 def test_project_plan_refuses_a_project_without_reviewed_images(tmp_path: Path) -> None:

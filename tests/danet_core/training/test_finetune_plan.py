@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from danet_core.training.finetune_plan import FinetunePlan, default_plan
+from danet_core.training.finetune_plan import FinetunePlan, default_plan, to_train_config
 
 
 def test_no_reviewed_images_is_a_clear_error() -> None:
@@ -92,3 +92,19 @@ def test_the_expected_quality_is_said_before_a_run() -> None:
 
     assert "expect a rough first model" in expected_quality(default_plan(6), 6)
     assert "Continuing from the active model" in expected_quality(default_plan(6, active_depth=18), 6)
+
+
+def test_the_fast_fine_tune_is_the_cpu_plan_when_the_backbone_is_worth_keeping(tmp_path) -> None:
+    fast = default_plan(12, device="cpu", active_depth=18, keep_backbone=True)
+    assert fast.freeze_backbone and fast.unfreeze_after == 0.5 and "frozen backbone" in fast.describe()
+    plain = default_plan(12, device="cpu", active_depth=18)
+    assert not plain.freeze_backbone and plain.unfreeze_after is None
+    assert (fast.crop, fast.batch_size, fast.max_time_s) == (plain.crop, plain.batch_size, plain.max_time_s)
+    assert not default_plan(12, device="cuda", active_depth=50, keep_backbone=True).freeze_backbone
+    cfg = to_train_config(fast, project_dir=tmp_path, run_dir=tmp_path / "r", init_checkpoint="m.pt")
+    assert cfg.freeze_backbone and cfg.unfreeze_at == [0.5] and cfg.log_interval == 10
+    off = to_train_config(plain, project_dir=tmp_path, run_dir=tmp_path / "r", init_checkpoint="m.pt")
+    assert not off.freeze_backbone and off.unfreeze_at == [] and off.log_interval == 1
+    with pytest.raises(ValueError, match="unfreeze_after"):
+        plain.with_overrides(unfreeze_after=0.5)  # needs freeze_backbone
+    assert FinetunePlan.from_dict(fast.to_dict()) == fast
