@@ -138,6 +138,19 @@ def feature_cell(coord: int, cells: int, stride: int = OUTPUT_STRIDE) -> int:
     return min(int(math.floor(coord / stride + 0.5)), cells - 1)
 
 
+def forward_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The inference forward of every prediction and of ``danet bench model``: B x 3 x H x W -> B x K x H x W.
+
+    Call under ``torch.inference_mode()`` (the folded copy has no gradients).
+    """
+    from danet_core.models import Segmenter
+    from danet_core.models.fuse import cached_folded_copy
+
+    if isinstance(model, Segmenter):
+        return cast(Segmenter, cached_folded_copy(model)).forward_out(x)
+    return model(x)["out"]
+
+
 class Predictor:
     """Runs a segmentation model on images; see the module docstring for modes and precision.
 
@@ -181,9 +194,14 @@ class Predictor:
         )
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """One forward: normalised 1 x 3 x h x w -> float32 fused logits 1 x K x h x w."""
+        """One forward: normalised 1 x 3 x h x w -> float32 fused logits 1 x K x h x w.
+
+        Our models run as their BN-folded inference copy (:mod:`danet_core.models.fuse`, shared by all
+        predictors over one model and refreshed when its weights change) and return only the fused
+        output (:meth:`Segmenter.forward_out`); other modules run as they are.
+        """
         with torch.inference_mode(), self._autocast():
-            return self.model(x)["out"].float()
+            return forward_logits(self.model, x).float()
 
     # -- passes ----------------------------------------------------------------------------------------
     def _plan(self, h: int, w: int) -> list[tuple[float, bool, int]]:

@@ -41,13 +41,20 @@ class DANetHead(nn.Module):
         self.cls = classifier(inter, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        pam_feat = self.pam_out(self.pam(self.pam_in(x)))
-        cam_feat = self.cam_out(self.cam(self.cam_in(x)))
+        pam_feat, cam_feat = self._branches(x)
         return {
             "out": self.cls(pam_feat + cam_feat),
             "pam": self.pam_cls(pam_feat),
             "cam": self.cam_cls(cam_feat),
         }
+
+    def forward_out(self, x: torch.Tensor) -> torch.Tensor:
+        """The fused logits only (what inference uses): B x Cin x h x w -> B x K x h x w."""
+        pam_feat, cam_feat = self._branches(x)
+        return self.cls(pam_feat + cam_feat)
+
+    def _branches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pam_out(self.pam(self.pam_in(x))), self.cam_out(self.cam(self.cam_in(x)))
 
 
 class FCNHead(nn.Sequential):

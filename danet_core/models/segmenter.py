@@ -75,6 +75,20 @@ class Segmenter(nn.Module):
             k: F.interpolate(v, size=size, mode="bilinear", align_corners=align) for k, v in outputs.items()
         }
 
+    def forward_out(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward(x)["out"]`` without the training-only side outputs: B x 3 x H x W -> B x K x H x W.
+
+        Why: inference needs the fused logits alone; the PAM/CAM (and aux) classifiers and their
+        upsampling to input size would add two or three K x H x W tensors (2 x 160 MB at 1024 x 2048,
+        19 classes) and their time to every prediction.
+        """
+        c4 = self.backbone(x)[1]
+        forward_out = getattr(self.head, "forward_out", None)
+        logits = forward_out(c4) if forward_out is not None else self.head(c4)
+        return F.interpolate(
+            logits, size=x.shape[-2:], mode="bilinear", align_corners=self.config.align_corners
+        )
+
 
 def build_model(config: ModelConfig | dict[str, Any]) -> Segmenter:
     """Rebuild a (randomly initialised) model from its config; checkpoints then load the weights."""
