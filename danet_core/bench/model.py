@@ -85,17 +85,28 @@ def _timed(fn: Callable[[], object], repeats: int, device: str) -> list[float]:
     return times
 
 
-def _child_pam(spec: dict[str, Any]) -> dict[str, Any]:
+def _pam_input(spec: dict[str, Any], device: str) -> tuple[torch.nn.Module, torch.Tensor]:
+    """The PAM of DANet-R50's head (512 channels) on the feature map of a ``size`` input."""
     import torch
 
     from danet_core.models import PAM
 
     torch.manual_seed(0)
     h, w = spec["size"]
-    pam = PAM(512, impl=spec["impl"]).eval().to(spec["device"])
+    with torch.device(device):
+        pam = PAM(512, impl=spec.get("impl", "efficient")).eval()
+        x = torch.randn(1, 512, (h + 7) // 8, (w + 7) // 8)
     with torch.no_grad():
         pam.gamma.fill_(1.0)
-    x = torch.randn(1, 512, (h + 7) // 8, (w + 7) // 8, device=spec["device"])
+        for conv in (pam.query, pam.key):  # energies in the hundreds, as in trained models
+            conv.weight.mul_(4.0)
+    return pam, x
+
+
+def _child_pam(spec: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    pam, x = _pam_input(spec, spec["device"])
     rss0 = _peak_rss_mb()
     with torch.inference_mode():
         times = _timed(lambda: pam(x), spec["repeats"], spec["device"])
@@ -113,14 +124,41 @@ def _build(spec: dict[str, Any]) -> Segmenter:
 
 
 def _child_model(spec: dict[str, Any]) -> dict[str, Any]:
+    """The efficient path is the product's forward (:func:`danet_core.inference.forward_logits`: BN
+    folded, fused output only); the naive path is the textbook one (``model(x)``, naive PAM)."""
     import torch
+
+    from danet_core.inference import forward_logits
 
     model = _build(spec)
     x = torch.randn(1, 3, *spec["size"], device=spec["device"])
     rss0 = _peak_rss_mb()
+    run = (lambda: forward_logits(model, x)) if spec["impl"] == "efficient" else (lambda: model(x))
     with torch.inference_mode():
-        times = _timed(lambda: model(x), spec["repeats"], spec["device"])
+        times = _timed(run, spec["repeats"], spec["device"])
     return {"times_s": times, "rss_before_mb": rss0}
+
+
+def _child_limits(spec: dict[str, Any]) -> dict[str, Any]:
+    """The machine's fp32 rates, measured like the issue defines the limit: a 4096^2 GEMM and a
+    512-channel dilated 3x3 convolution at 128 x 256 (DANet-R50's layer4 shape), best of ``repeats``."""
+    import torch
+    import torch.nn.functional as F
+
+    dev = spec["device"]
+    gen = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(4096, 4096, generator=gen).to(dev) for _ in range(2))
+    x = torch.randn(1, 512, 128, 256, generator=gen).to(dev)
+    w = torch.randn(512, 512, 3, 3, generator=gen).to(dev) * 0.02
+    repeats = max(3, spec["repeats"])
+    with torch.inference_mode():
+        gemm = min(_timed(lambda: torch.mm(a, b), repeats + 1, dev)[1:])
+        conv = min(_timed(lambda: F.conv2d(x, w, padding=2, dilation=2), repeats + 1, dev)[1:])
+    conv_flops = 2 * 512 * 512 * 9 * 128 * 256
+    return {
+        "gemm_gflops": round(2 * 4096**3 / gemm / 1e9, 1),
+        "conv_gflops": round(conv_flops / conv / 1e9, 1),
+    }
 
 
 def _bf16_input(spec: dict[str, Any]) -> torch.Tensor:
@@ -159,7 +197,7 @@ def _child_bf16(spec: dict[str, Any]) -> dict[str, Any]:
     return {"fp32_times_s": t32, "bf16_times_s": t16, "argmax_agreement": agree}
 
 
-CHILDREN = {"pam": _child_pam, "model": _child_model, "bf16": _child_bf16}
+CHILDREN = {"pam": _child_pam, "model": _child_model, "bf16": _child_bf16, "limits": _child_limits}
 
 
 def child_main(spec_json: str) -> None:
@@ -200,22 +238,63 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, **result, "process_wall_s": round(wall, 1)}
 
 
-def _ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _flops(kind: str, spec: dict[str, Any]) -> Any:
+    """FLOPs of one measurement's work (conv and matrix products), counted on meta tensors."""
+    from danet_core.models import ModelConfig
+    from danet_core.models.flops import count_flops, count_forward_flops
+
+    if kind == "model":
+        return count_forward_flops(
+            ModelConfig(depth=spec["depth"], num_classes=spec["num_classes"]), *spec["size"]
+        )
+    pam, x = _pam_input(spec, "meta")
+    return count_flops(lambda: pam(x))
+
+
+def _limit_s(flops: Any, limits: dict[str, float]) -> float:
+    """Seconds the work takes at the machine's measured rates: convs at the conv rate, products at GEMM's."""
+    return flops.conv / (limits["conv_gflops"] * 1e9) + flops.matmul / (limits["gemm_gflops"] * 1e9)
+
+
+def _ratios(
+    rows: list[dict[str, Any]], limits: dict[str, float] | None, base: dict[str, Any]
+) -> list[dict[str, Any]]:
     out = []
     for kind in ("pam", "model"):
-        for size in {tuple(r["size"]) for r in rows if r["kind"] == kind}:
+        for size in sorted({tuple(r["size"]) for r in rows if r["kind"] == kind}):
             pick = {
                 r["impl"]: r
                 for r in rows
                 if r["kind"] == kind and tuple(r["size"]) == size and "error" not in r
             }
-            if {"efficient", "naive"} <= set(pick):
-                e, n = pick["efficient"], pick["naive"]
-                ratio = round(e["median_s"] / n["median_s"], 3)
-                out.append({"kind": kind, "size": list(size), "time_efficient_over_naive": ratio,
-                            "peak_rss_efficient_mb": e["peak_rss_mb"],
-                            "peak_rss_naive_mb": n["peak_rss_mb"]})  # fmt: skip
+            if "efficient" not in pick:
+                continue
+            e = pick["efficient"]
+            flops = _flops(kind, {**base, "size": list(size)})
+            row: dict[str, Any] = {"kind": kind, "size": list(size), "gflop": round(flops.total / 1e9, 1),
+                                   "gflop_matmul": round(flops.matmul / 1e9, 1),
+                                   "peak_rss_efficient_mb": e["peak_rss_mb"]}  # fmt: skip
+            if limits:
+                limit = _limit_s(flops, limits)
+                row.update(limit_s=round(limit, 2), efficient_over_limit=round(e["median_s"] / limit, 3))
+            if "naive" in pick:
+                n = pick["naive"]
+                row.update(naive_over_efficient=round(n["median_s"] / e["median_s"], 3),
+                           peak_rss_naive_mb=n["peak_rss_mb"])  # fmt: skip
+            out.append(row)
     return out
+
+
+def _machine_limits(base: dict[str, Any], when: str) -> dict[str, Any]:
+    return {**run_child({**base, "kind": "limits", "size": [0, 0], "impl": "-"}), "when": when}
+
+
+def _best_limits(runs: list[dict[str, Any]]) -> dict[str, float] | None:
+    """The fastest rates seen (start and end of the run): the limit is what the machine can do."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return None
+    return {k: max(r[k] for r in ok) for k in ("gemm_gflops", "conv_gflops")}
 
 
 def _pool(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -237,6 +316,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "num_classes": args.num_classes,
     }
     rows: list[dict[str, Any]] = []
+    limit_runs = [_machine_limits(base, "start")]
     for part in ("pam", "model"):
         if part in args.parts:
             for size in args.sizes:
@@ -252,14 +332,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "error" not in bf:
             bf["bf16_speedup"] = round(bf["fp32_median_s"] / bf["bf16_median_s"], 3)
         rows.append(bf)
+    limit_runs.append(_machine_limits(base, "end"))
+    limits = _best_limits(limit_runs)
     return {
         "benchmark": "model",
         "torch": torch.__version__,
         "cpu_count": os.cpu_count(),
         "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "machine_limits": {"runs": limit_runs, "used": limits},
         "measurements": rows,
-        "efficient_vs_naive": _ratios(rows),
+        "summary": _ratios(rows, limits, base),
     }
 
 

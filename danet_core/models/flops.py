@@ -10,6 +10,7 @@ measured on; softmax, BN, ReLU and interpolation are memory-bound extras the lim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -35,15 +36,21 @@ _MATMUL_OPS = ("bmm", "mm", "addmm", "baddbmm", "matmul")
 
 
 def count_forward_flops(config: ModelConfig, height: int, width: int, batch: int = 1) -> ForwardFlops:
-    """FLOPs of ``build_model(config)`` on a ``batch x 3 x height x width`` input (no weights allocated)."""
+    """FLOPs of the inference forward (fused output) of ``build_model(config)`` on a
+    ``batch x 3 x height x width`` input (no weights allocated)."""
     if height < 8 or width < 8:
         raise ValueError(f"input {height} x {width}: expected at least 8 x 8 pixels")
     with torch.device("meta"):
         model = build_model(config).eval()
         x = torch.empty(batch, 3, height, width)
+    return count_flops(lambda: model.forward_out(x))
+
+
+def count_flops(fn: Callable[[], object]) -> ForwardFlops:
+    """FLOPs of whatever ``fn()`` computes (run it on meta tensors to count without computing)."""
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(x)
+        fn()
     conv = matmul = 0.0
     for op, flops in counter.get_flop_counts().get("Global", {}).items():
         name = str(op).split(".")[1] if "." in str(op) else str(op)
