@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from danet_core import protocols
+from danet_core.cpu_memory import tune_allocator
 from danet_core.images import load_image
 from danet_core.jobs import ProgressFn, StopFn, check_stop
 from danet_core.models.backbone import OUTPUT_STRIDE
@@ -141,11 +142,13 @@ def feature_cell(coord: int, cells: int, stride: int = OUTPUT_STRIDE) -> int:
 def forward_logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The inference forward of every prediction and of ``danet bench model``: B x 3 x H x W -> B x K x H x W.
 
-    Call under ``torch.inference_mode()`` (the folded copy has no gradients).
+    Call under ``torch.inference_mode()`` (the folded copy has no gradients). The first call tunes the
+    allocator for large tensors (:mod:`danet_core.cpu_memory`).
     """
     from danet_core.models import Segmenter
     from danet_core.models.fuse import cached_folded_copy
 
+    tune_allocator()
     if isinstance(model, Segmenter):
         return cast(Segmenter, cached_folded_copy(model)).forward_out(x)
     return model(x)["out"]

@@ -18,6 +18,7 @@ cannot stop halfway, and its result is stored and reused.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from app.model.class_mapping import ClassMapping
 from app.model.preview import PreviewPlan
 from app.model.review_queue import uncertainty_score
 from app.workers.base import FunctionWorker
+from danet_core.cpu_memory import release_memory
 from danet_core.images import load_image
 from danet_core.jobs import ProgressFn, StopFn, check_stop
 
@@ -278,6 +280,9 @@ class InferenceQueue(QObject):
         nxt = self._next()
         if nxt is None:
             self.busy_changed.emit(False)
+            # the allocator keeps a forward's peak for the next one (danet_core.cpu_memory); idle, the
+            # window hands it back, off the GUI thread (malloc_trim walks the whole heap)
+            threading.Thread(target=release_memory, name="release-memory", daemon=True).start()
             return
         image_id, priority = nxt
         worker = FunctionWorker(
