@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from danet_core.options import PRECISIONS
+
 if TYPE_CHECKING:
     import torch
 
@@ -55,6 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--parts", nargs="+", default=["pam", "model", "bf16"], choices=("pam", "model", "bf16")
     )
     parser.add_argument("--impls", nargs="+", default=["efficient", "naive"], choices=("efficient", "naive"))
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["fp32"],
+        choices=PRECISIONS,
+        help="whole-model precisions of the efficient path (autocast as the Predictor does; fp16 is CUDA's)",
+    )
     parser.add_argument(
         "--bf16-size", type=_size, default=(512, 1024), help="input size of the bf16 comparison"
     )
@@ -128,13 +137,15 @@ def _child_model(spec: dict[str, Any]) -> dict[str, Any]:
     folded, fused output only); the naive path is the textbook one (``model(x)``, naive PAM)."""
     import torch
 
-    from danet_core.inference import forward_logits
+    from danet_core.inference import AUTOCAST_DTYPES, forward_logits
 
     model = _build(spec)
     x = torch.randn(1, 3, *spec["size"], device=spec["device"])
     rss0 = _peak_rss_mb()
     run = (lambda: forward_logits(model, x)) if spec["impl"] == "efficient" else (lambda: model(x))
-    with torch.inference_mode():
+    dtype = AUTOCAST_DTYPES[spec.get("precision", "fp32")]
+    dev = torch.device(spec["device"]).type
+    with torch.inference_mode(), torch.autocast(dev, dtype=dtype or torch.float32, enabled=dtype is not None):
         times = _timed(run, spec["repeats"], spec["device"])
     return {"times_s": times, "rss_before_mb": rss0}
 
@@ -265,13 +276,17 @@ def _ratios(
             pick = {
                 r["impl"]: r
                 for r in rows
-                if r["kind"] == kind and tuple(r["size"]) == size and "error" not in r
+                if r["kind"] == kind
+                and tuple(r["size"]) == size
+                and "error" not in r
+                and r.get("precision", "fp32") == "fp32"
             }
             if "efficient" not in pick:
                 continue
             e = pick["efficient"]
             flops = _flops(kind, {**base, "size": list(size)})
-            row: dict[str, Any] = {"kind": kind, "size": list(size), "gflop": round(flops.total / 1e9, 1),
+            row: dict[str, Any] = {"kind": kind, "size": list(size), "fps": round(1 / e["median_s"], 3),
+                                   "gflop": round(flops.total / 1e9, 1),
                                    "gflop_matmul": round(flops.matmul / 1e9, 1),
                                    "peak_rss_efficient_mb": e["peak_rss_mb"]}  # fmt: skip
             if limits:
@@ -295,6 +310,14 @@ def _best_limits(runs: list[dict[str, Any]]) -> dict[str, float] | None:
     if not ok:
         return None
     return {k: max(r[k] for r in ok) for k in ("gemm_gflops", "conv_gflops")}
+
+
+def _precision_row(base: dict[str, Any], size: tuple[int, int], precision: str) -> dict[str, Any]:
+    spec = {**base, "kind": "model", "size": list(size), "impl": "efficient", "precision": precision}
+    row = run_child(spec)
+    if "error" not in row:
+        row["fps"] = round(1.0 / row["median_s"], 3)
+    return row
 
 
 def _pool(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -325,6 +348,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     for impl in args.impls:
                         runs[impl].append(run_child({**base, "kind": part, "size": list(size), "impl": impl}))
                 rows += [_pool(r) for r in runs.values()]
+                if part == "model":
+                    rows += [_precision_row(base, size, p) for p in args.precisions if p != "fp32"]
     if "bf16" in args.parts:
         spec = {**base, "kind": "bf16", "size": list(args.bf16_size), "impl": "efficient",
                 "checkpoint": args.checkpoint, "image": args.image}  # fmt: skip
