@@ -4,11 +4,17 @@ A simulated annotator works through the CamVid train images (shuffled once with 
 folder is sorted by video sequence and consecutive frames are near-duplicates) in rounds of ``K``:
 
 1. pre-segment the round's images with the current model (``danet_core.inference.Predictor``);
-2. count the labelled pixels where the prediction is wrong (void ignored) — the correction work;
+2. count the labelled pixels where the prediction is wrong (void ignored) — the correction work — and
+   the connected error regions of >= 64 px (one fill or polygon each);
 3. correct them (the corrected mask equals the ground truth) and add the images to the corrected set;
 4. fine-tune on every corrected image so far for a fixed wall-clock budget with the training engine
    (``train()`` with ``max_time_s``), starting from the previous round's checkpoint;
-5. score the new model on the held-out val images (mIoU over the 11 classes).
+5. score the new model on the held-out val images: mIoU and per-class IoU over the 11 classes, and the
+   share of held-out pixels still wrong (a steadier work figure than one round's K images).
+
+The sweep options (``--schedule``, ``--class-weights``, ``--restart``, ...) change one part of the plan
+each, to choose the CPU recipe (docs/finetune.md, "Choosing the CPU recipe"); a sweep should use
+``--iters-per-round`` and ``--threads 1`` so its figures do not depend on the machine's load.
 
 Round 0 uses a randomly initialised DANet (no ImageNet weights are reachable offline), so it charges
 ~90-100% of the pixels, like manual labeling. Images are downscaled by ``--scale`` once, before the loop
