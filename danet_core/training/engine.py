@@ -263,7 +263,10 @@ class _Trainer:
             self.cfg,
             self.device,
             progress=self.progress,
-            should_stop=self.should_stop,
+            # a STOP file (the app's Cancel) also ends the cache build, not only the callback
+            should_stop=lambda: (
+                self.run_dir.stop_requested() or bool(self.should_stop and self.should_stop())
+            ),
         )
         while cache is not None and self.iteration < self.max_iters:
             reason = self._stop_reason()

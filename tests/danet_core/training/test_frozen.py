@@ -157,3 +157,19 @@ def test_unfreeze_options_are_checked(tiny_root: Path, tmp_path: Path) -> None:
         tiny_config(tiny_root, tmp_path, freeze_backbone=True, unfreeze_at=[0.7, 0.3])
     with pytest.raises(ConfigError, match="feature_cache_scales"):
         tiny_config(tiny_root, tmp_path, freeze_backbone=True, feature_cache_scales=0)
+
+
+def test_a_stop_file_ends_the_cache_build_with_a_resumable_checkpoint(make_cfg) -> None:
+    from danet_core.jobs import Cancelled
+
+    cfg = make_cfg("stop", freeze_backbone=True, max_iters=5)
+    stop = Path(cfg.run_dir) / "STOP"
+
+    def progress(done: int, total: int, message: str) -> None:
+        if message == "caching backbone features":
+            stop.write_text("")
+
+    with pytest.raises(Cancelled):
+        train(cfg, progress=progress)
+    ends = [r for r in read_metrics(Path(cfg.run_dir) / "metrics.jsonl") if r["type"] == "end"]
+    assert ends[-1]["status"] == "cancelled" and (Path(cfg.run_dir) / "checkpoints/last.pt").is_file()
