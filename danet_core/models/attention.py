@@ -34,6 +34,11 @@ _CHUNK_ELEMS = 1 << 25
 # most of the 1.07e9 exponentials hit it. Clamping at -80 first changes each affected softmax term from
 # < e^-80 to e^-80 (1.8e-35): with N <= 2^20 keys the row sum moves by < 2e-29, far below fp32 rounding.
 _EXP_FLOOR = -80.0
+# The block path computes exp(E - max) as 2 ** (log2(e) E - log2(e) max) in one pass (``add`` with
+# ``alpha``): ``exp2`` runs at memory speed here, ~6x faster than ``exp`` on the same arguments (6.7 vs
+# 39 ms per 1024 x 32768 block, 1 thread); scaling the queries instead was as fast but its rounding,
+# relative to energies in the hundreds, moved the output by 2.6e-4 from the oracle (this: 1.2e-6).
+_LOG2E = 1.4426950408889634
 
 
 def _fp32(device: torch.device) -> contextlib.AbstractContextManager[object]:
@@ -107,11 +112,14 @@ def _attend_into(
 
     Why this shape: a fresh 128 MiB energy tensor per block costs as much again as its matrix product
     (the kernel maps and zeroes new pages), so every block reuses ``buffer``; and the softmax's division
-    is applied to the n x C output instead of the n x N weights (exp(E) V / rowsum = softmax(E) V).
+    is applied to the n x C output instead of the n x N weights (exp(E) V / rowsum = softmax(E) V); exp
+    is ``exp2`` of log2-scaled energies (see ``_LOG2E``): five memory passes over the block in all.
     """
     energy = buffer[: q.shape[0]]
     torch.mm(q.float(), k.float(), out=energy)
-    energy.sub_(energy.amax(dim=-1, keepdim=True)).clamp_(min=_EXP_FLOOR).exp_()
+    shift = energy.amax(dim=-1, keepdim=True).mul_(-_LOG2E)
+    torch.add(shift, energy, alpha=_LOG2E, out=energy)  # log2(e) (E - rowmax) <= 0
+    energy.clamp_(min=_EXP_FLOOR * _LOG2E).exp2_()
     total = energy.sum(dim=-1, keepdim=True)
     if v.dtype == torch.float32:
         torch.mm(energy, v, out=out)

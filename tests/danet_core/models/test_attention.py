@@ -147,3 +147,17 @@ def test_efficient_pam_equals_naive_where_the_exp_floor_applies(small_chunks):
     assert (naive[2] - eff[2]).abs().max() <= 1e-4  # the no-grad block path
     for g_naive, g_eff in zip(naive[1], eff[1], strict=True):
         assert (g_naive - g_eff).abs().max() <= 1e-4 * max(1.0, float(g_naive.abs().max()))
+
+
+def test_block_path_matches_the_oracle_on_a_large_peaky_problem(monkeypatch):
+    """N = 3000 keys, energies of +-hundreds, several blocks: the exp2/floor/shared-buffer path."""
+    monkeypatch.setattr(attention, "_CHUNK_ELEMS", 700 * 3000)
+    gen = torch.Generator().manual_seed(5)
+    q = torch.randn(1, 3000, 32, generator=gen) * 3
+    k = torch.randn(1, 32, 3000, generator=gen) * 3
+    v = torch.randn(1, 3000, 64, generator=gen)
+    assert float((q @ k).abs().max()) > 150
+    with torch.inference_mode():
+        naive = attention.pam_attention(q, k, v, impl="naive")
+        eff = attention.pam_attention(q, k, v)
+    assert (naive - eff).abs().max() <= 1e-5 * max(1.0, float(naive.abs().max()))
