@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from danet_core.models.config import ModelConfig
@@ -26,6 +27,9 @@ class ForwardFlops:
 
     conv: float  # aten.convolution (all convs, incl. the 1 x 1 PAM projections)
     matmul: float  # aten.bmm / mm / addmm (the PAM and CAM matrix products, any linear layer)
+    # the part of ``conv`` in 1 x 1 convolutions: each is a matrix product (C_out x C_in by C_in x HW), so
+    # no convolution algorithm computes it faster than a GEMM does
+    conv_1x1: float = 0.0
 
     @property
     def total(self) -> float:
@@ -43,14 +47,28 @@ def count_forward_flops(config: ModelConfig, height: int, width: int, batch: int
     with torch.device("meta"):
         model = build_model(config).eval()
         x = torch.empty(batch, 3, height, width)
-    return count_flops(lambda: model.forward_out(x))
+    return count_flops(lambda: model.forward_out(x), model)
 
 
-def count_flops(fn: Callable[[], object]) -> ForwardFlops:
-    """FLOPs of whatever ``fn()`` computes (run it on meta tensors to count without computing)."""
+def count_flops(fn: Callable[[], object], module: nn.Module | None = None) -> ForwardFlops:
+    """FLOPs of whatever ``fn()`` computes (run it on meta tensors to count without computing); the
+    1 x 1 convolutions among them are found through ``module``'s Conv2d layers."""
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        fn()
+    pointwise = [0.0]
+
+    def hook(conv: nn.Module, _inputs: object, out: torch.Tensor) -> None:
+        assert isinstance(conv, nn.Conv2d)
+        if tuple(conv.kernel_size) == (1, 1):
+            pointwise[0] += 2.0 * out.numel() * conv.in_channels // conv.groups
+
+    convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)] if module is not None else []
+    handles = [m.register_forward_hook(hook) for m in convs]
+    try:
+        with counter, torch.no_grad():
+            fn()
+    finally:
+        for h in handles:
+            h.remove()
     conv = matmul = 0.0
     for op, flops in counter.get_flop_counts().get("Global", {}).items():
         name = str(op).split(".")[1] if "." in str(op) else str(op)
@@ -58,4 +76,4 @@ def count_flops(fn: Callable[[], object]) -> ForwardFlops:
             conv += float(flops)
         elif name in _MATMUL_OPS:
             matmul += float(flops)
-    return ForwardFlops(conv=conv, matmul=matmul)
+    return ForwardFlops(conv=conv, matmul=matmul, conv_1x1=pointwise[0])
