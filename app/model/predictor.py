@@ -99,8 +99,9 @@ def load_predictor(
 ) -> tuple[AdaptivePredictor, list[dict]]:
     """Load a native checkpoint and wrap it in a predictor; also returns the model's classes."""
     from danet_core.checkpoints import load_model
+    from danet_core.models.fuse import for_inference
 
-    model = load_model(path)
+    model = for_inference(load_model(path))  # BN folded once; the original is dropped
     return AdaptivePredictor(model, settings, input_scale=input_scale), list(model.meta.classes)
 
 

@@ -138,8 +138,11 @@ def _child_model(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from danet_core.inference import AUTOCAST_DTYPES, forward_logits
+    from danet_core.models.fuse import for_inference
 
     model = _build(spec)
+    if spec["impl"] == "efficient":  # as the app and `danet predict` keep it: folded, the original dropped
+        model = for_inference(model)
     x = torch.randn(1, 3, *spec["size"], device=spec["device"])
     rss0 = _peak_rss_mb()
     run = (lambda: forward_logits(model, x)) if spec["impl"] == "efficient" else (lambda: model(x))

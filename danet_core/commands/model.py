@@ -102,8 +102,10 @@ def run_import(args: argparse.Namespace) -> int:
 def _predictor(args: argparse.Namespace) -> Predictor:
     from danet_core.checkpoints import load_model
     from danet_core.inference import Predictor
+    from danet_core.models.fuse import for_inference
 
-    return Predictor(load_model(args.checkpoint, source=args.source), predict_options_from_args(args))
+    model = for_inference(load_model(args.checkpoint, source=args.source))  # BN folded once
+    return Predictor(model, predict_options_from_args(args))
 
 
 def run_predict(args: argparse.Namespace) -> int:

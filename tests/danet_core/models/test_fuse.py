@@ -8,7 +8,7 @@ from torch import nn
 
 from danet_core.inference import forward_logits
 from danet_core.models import get_model
-from danet_core.models.fuse import cached_folded_copy, folded_copy
+from danet_core.models.fuse import cached_folded_copy, folded_copy, for_inference
 
 
 def _model(stem: str, depth: int) -> nn.Module:
@@ -56,3 +56,14 @@ def test_cached_copy_is_shared_and_refreshed_when_weights_change():
     x = torch.randn(1, 3, 40, 56)
     with torch.inference_mode():
         assert (forward_logits(model, x) - model(x)["out"]).abs().max() <= 1e-4 * model(x)["out"].abs().max()
+
+
+def test_for_inference_model_is_used_as_it_is():
+    model = _model("torchvision", 18)
+    x = torch.randn(1, 3, 40, 56)
+    with torch.inference_mode():
+        want = model(x)["out"]
+    kept = for_inference(model)
+    assert cached_folded_copy(kept) is kept  # nothing left to fold: no second copy of the weights
+    with torch.inference_mode():
+        assert (forward_logits(kept, x) - want).abs().max() <= 1e-4 * want.abs().max()
