@@ -7,14 +7,16 @@ default: milder than inverse frequency, which over-weights classes seen in a few
 larger share of the gradient. The weights are normalised to mean 1 over the classes present, so the
 loss keeps its scale, and clipped so a class seen in a dozen pixels cannot dominate.
 
-Torch-free (numpy only): the app and the benchmark compute the weights before a run and hand them to
-``TrainConfig.class_weights`` (the training engine's ``SegLoss`` applies them).
+Torch-free (numpy only). ``TrainConfig.class_weight_power`` (the plan's, so the app's Fine-tune and
+``danet bench assist`` alike) makes the training engine compute them from the training split's masks
+when a run starts (:func:`training_class_weights`); ``TrainConfig.class_weights`` gives them explicitly.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -64,3 +66,30 @@ def balanced_weights(
     weights[present] = np.clip(raw / raw.mean(), lo, hi)
     log.debug("class weights %s from pixel counts %s", np.round(weights, 3).tolist(), c.astype(int).tolist())
     return [float(w) for w in weights]
+
+
+class MaskSource(Protocol):
+    """What :func:`training_class_weights` reads of a ``SegDataset`` (kept torch-free here)."""
+
+    @property
+    def items(self) -> Sequence[Any]: ...
+
+    @property
+    def lut(self) -> np.ndarray: ...
+
+    def read_mask(self, item: Any) -> np.ndarray: ...
+
+
+def training_class_weights(dataset: MaskSource, num_classes: int, power: float) -> list[float]:
+    """Weights from every mask of a training ``SegDataset`` (stored values mapped to train ids by its
+    ``lut``, void = 255), read once when the run starts (masks only, no images)."""
+    items = dataset.items
+    counts = class_pixel_counts((dataset.lut[dataset.read_mask(item)] for item in items), num_classes)
+    weights = balanced_weights(counts, power=power)
+    log.info(
+        "class weights (power %g) from %d training masks: %s",
+        power,
+        len(items),
+        np.round(weights, 2).tolist(),
+    )
+    return weights

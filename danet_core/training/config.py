@@ -80,6 +80,9 @@ class TrainConfig:
         default_factory=lambda: {"out": 1.0, "pam": 1.0, "cam": 1.0, "aux": 0.4}
     )
     class_weights: list[float] | None = None
+    # with class_weights unset: per-class loss weights frequency ** -power over the training masks,
+    # computed when the run starts (training.class_balance; 0 = unweighted, the measured CPU recipe 0.5)
+    class_weight_power: float = 0.0
     precision: str = "fp32"
     channels_last: bool = False
     grad_clip: float | None = None
@@ -121,6 +124,12 @@ class TrainConfig:
         _check(self.max_iters >= 1 or bool(self.epochs), "max_iters", self.max_iters, ">= 1")
         _check(self.epochs is None or self.epochs >= 1, "epochs", self.epochs, ">= 1 or null")
         _check(0 < self.lr <= 1.0, "lr", self.lr, "0 < lr <= 1 (SGD; the paper uses 0.01)")
+        _check(
+            0 <= self.class_weight_power <= 2,
+            "class_weight_power",
+            self.class_weight_power,
+            "0 (unweighted) .. 2 (0.5 = inverse square root of the class frequency)",
+        )
         _check(0.0 <= self.val_fraction < 1.0, "val_fraction", self.val_fraction, "in [0, 1)")
         _check(
             len(self.crop_size) == 2 and min(self.crop_size) >= 8, "crop_size", self.crop_size, "(h, w) >= 8"

@@ -29,6 +29,7 @@ from torch.nn.parallel import DistributedDataParallel
 from danet_core.inference import AUTOCAST_DTYPES, resolve_device
 from danet_core.jobs import Cancelled, ProgressFn, StopFn
 
+from .class_balance import training_class_weights
 from .config import TrainConfig
 from .distributed import DistInfo, cleanup_distributed, init_distributed
 from .evaluation import evaluate, make_predictor
@@ -182,7 +183,10 @@ class _Trainer:
         self.frozen = BackboneFreezer(model, cfg.unfreeze_at) if cfg.freeze_backbone else None
         if self.frozen is not None and self.info.distributed:
             raise ValueError("freeze_backbone=true is single-process only (the cached head bypasses DDP)")
-        self.criterion = SegLoss(cfg.loss_weights, class_weights=cfg.class_weights).to(self.device)
+        weights = cfg.class_weights
+        if weights is None and cfg.class_weight_power > 0:
+            weights = training_class_weights(self.data.train, self.data.num_classes, cfg.class_weight_power)
+        self.criterion = SegLoss(cfg.loss_weights, class_weights=weights).to(self.device)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         st = load_train_state(ckpt, self.resume_path, self.model, self.optimizer, self.scheduler, self.scaler)

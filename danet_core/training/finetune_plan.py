@@ -15,7 +15,9 @@ measured here, the paper's settings scaled to one GPU):
 - CPU: DANet-R18 (or the active model's depth), images at half resolution (``scale`` 0.5; full
   resolution when half would be smaller than the crop), 128 px crops, batch 4, SGD lr 0.01 over a long
   horizon (the poly schedule stays ~constant, so every round trains at the same rate whatever the
-  machine's speed), 3 minutes of wall-clock time per run — whichever comes first, the time does.
+  machine's speed), 3 minutes of wall-clock time per run — whichever comes first, the time does —,
+  and class-weighted loss (inverse square root of each class's pixel frequency in the reviewed masks,
+  computed by the engine when the run starts), so thin and rare classes are not drowned by road and sky.
   Models trained at half resolution also predict at half resolution (``scale`` is stored with the
   model version and becomes the predictor's input scale).
 - CUDA: 512 px crops at full resolution, batch 8, bf16, ~30 passes over the training images (30 to
@@ -43,7 +45,17 @@ if TYPE_CHECKING:
 MIN_FOR_HOLDOUT = 4
 MIN_HELDOUT_TO_JUDGE = 3  # held-out images a comparison needs before it may switch the model by itself
 EPOCHS = 30
-CPU_RECIPE = {"scale": 0.5, "crop": 128, "batch": 4, "lr": 0.01, "seconds": 180.0, "horizon": 100_000}
+CPU_RECIPE = {
+    "scale": 0.5,
+    "crop": 128,
+    "batch": 4,
+    "lr": 0.01,
+    "seconds": 180.0,
+    "horizon": 100_000,
+    # loss weights frequency ** -0.5 over the reviewed masks (training.class_balance): the sweep's best
+    # held-out share, mIoU and error-region count after round 1 (docs/finetune.md, issue 12)
+    "class_weight_power": 0.5,
+}
 AUG_SCALE = (0.75, 1.5)  # random rescale range of the measured recipe
 # the frozen-backbone variant of the CPU recipe (same budget, crops and batch; docs/finetune.md)
 FAST_RECIPE = {"unfreeze_after": 0.5, "log_interval": 10}
@@ -76,6 +88,7 @@ class FinetunePlan:
     freeze_backbone: bool = False
     unfreeze_after: float | None = None
     seed: int = 0
+    class_weight_power: float = 0.0  # 0 = unweighted; 0.5 = inverse square root of the class frequency
 
     def validated(self) -> FinetunePlan:
         """Return self when every value is in range, else raise ValueError naming the field."""
@@ -97,6 +110,7 @@ class FinetunePlan:
         )
         _check(isinstance(self.lr, float | int) and 0 < self.lr <= 1, "lr", self.lr, "0 < lr <= 1")
         _check(0 <= self.val_fraction <= 0.5, "val_fraction", self.val_fraction, "0 .. 0.5")
+        _check(0 <= self.class_weight_power <= 2, "class_weight_power", self.class_weight_power, "0 .. 2")
         _check(self.val_interval >= 1, "val_interval", self.val_interval, "at least 1")
         base = self.device.split(":")[0]
         _check(base in DEVICES, "device", self.device, "cpu, cuda or cuda:N")
@@ -194,6 +208,7 @@ def default_plan(
         max_iters=int(CPU_RECIPE["horizon"]),
         max_time_s=CPU_RECIPE["seconds"],
         lr=CPU_RECIPE["lr"],
+        class_weight_power=CPU_RECIPE["class_weight_power"],
         val_interval=int(CPU_RECIPE["horizon"]),  # validate once, at the end
         precision="fp32",
         workers=0,
@@ -281,6 +296,7 @@ def to_train_config(
         seed=plan.seed,
         device=plan.device,
         num_workers=plan.workers,
+        class_weight_power=plan.class_weight_power,
         log_interval=_log_interval(plan),
         max_time_s=plan.max_time_s,
         freeze_backbone=plan.freeze_backbone,

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from danet_core.training.class_balance import balanced_weights, class_pixel_counts
+from danet_core.training.class_balance import balanced_weights, class_pixel_counts, training_class_weights
 
 V = 255
 
@@ -48,3 +48,23 @@ def test_module_is_torch_free() -> None:
     code = "import sys, danet_core.training.class_balance; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_engine_weights_the_loss_from_the_training_masks(tmp_path, caplog) -> None:
+    import logging
+
+    from danet_core.training import train
+    from danet_core.training.loaders import build_data
+    from tests.danet_core.training.train_helpers import make_folder_dataset, tiny_config
+
+    root = make_folder_dataset(tmp_path / "data")
+    cfg = tiny_config(root, tmp_path / "run", class_weight_power=0.5, max_iters=1, val_split=None)
+    train_set = build_data(cfg).train
+    expected = balanced_weights(
+        class_pixel_counts((train_set.lut[train_set.read_mask(i)] for i in train_set.items), 3), power=0.5
+    )
+    assert training_class_weights(train_set, 3, 0.5) == expected
+    assert max(expected) > 1 > min(expected)  # the synthetic classes are unequally frequent
+    with caplog.at_level(logging.INFO, logger="danet_core.training.class_balance"):
+        train(cfg)
+    assert "class weights (power 0.5) from 6 training masks" in caplog.text
