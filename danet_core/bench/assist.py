@@ -125,7 +125,8 @@ def _add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="POWER",
-        help="weight the loss by class frequency ** -POWER over the corrected masks (0.5: inverse sqrt)",
+        help="loss weights class frequency ** -POWER over the corrected masks (the plan's: 0.5, inverse "
+        "sqrt; 0 = unweighted)",
     )
     parser.add_argument(
         "--restart", action="store_true", help="every round trains from the random init, not the last model"
@@ -199,8 +200,9 @@ def _get_model(depth: int) -> Segmenter:
 def _predictor(checkpoint: Path) -> Predictor:
     from danet_core.checkpoints import load_model
     from danet_core.inference import Predictor
+    from danet_core.models.fuse import for_inference
 
-    return Predictor(load_model(checkpoint), device="cpu", mode="whole")
+    return Predictor(for_inference(load_model(checkpoint)), device="cpu", mode="whole")  # as the app
 
 
 def round_plan(args: argparse.Namespace, corrected: int) -> FinetunePlan:
@@ -212,6 +214,7 @@ def round_plan(args: argparse.Namespace, corrected: int) -> FinetunePlan:
         ("batch", "batch_size"),
         ("lr", "lr"),
         ("budget_s", "max_time_s"),
+        ("class_weights", "class_weight_power"),
     ):
         if getattr(args, option) is not None:
             changes[field] = getattr(args, option)
@@ -235,8 +238,6 @@ def _train_config(
     extra: dict[str, Any] = {}
     if args.color_jitter is not None:
         extra["color_jitter"] = args.color_jitter
-    if args.class_weights is not None:
-        extra["class_weights"] = _class_weights(data_dir, args.class_weights)
     return TrainConfig(
         dataset="folder",
         data_root=str(data_dir),
@@ -264,19 +265,10 @@ def _train_config(
         num_workers=0,
         log_interval=5,
         max_time_s=plan.max_time_s,
+        # the engine weighs the loss from the corrected masks so far when the run starts, as in the app
+        class_weight_power=plan.class_weight_power,
         **extra,
     ).validate()
-
-
-def _class_weights(data_dir: Path, power: float) -> list[float]:
-    """Loss weights from every corrected mask so far (what the annotator has produced, never the truth
-    of images not yet seen)."""
-    from danet_core.training.class_balance import balanced_weights, class_pixel_counts
-
-    masks = (load_mask_png(p) for p in sorted((data_dir / "trainannot").glob("*.png")))
-    weights = balanced_weights(class_pixel_counts(masks, NUM_CLASSES, IGNORE), power=power)
-    log.info("class weights %s", [round(w, 2) for w in weights])
-    return weights
 
 
 def _finetune(args: argparse.Namespace, cfg: TrainConfig) -> tuple[Path, Finetune]:
