@@ -220,7 +220,7 @@ def plot_summary(summary: dict, path: str | os.PathLike[str], *, title: str = "A
     ax1.set_ylabel("pixels to correct (%)")
     ax1.set_ylim(0, 105)
     ax1.set_xticks(rounds)
-    ax1.legend(loc="lower left")
+    ax1.legend(loc="upper right")
     ax2.plot(
         [-1, *rounds],
         [summary["heldout_miou_before_any_finetune"], *[r["heldout_miou"] for r in rows]],

@@ -243,11 +243,11 @@ def expected_quality(plan: FinetunePlan, n_reviewed: int) -> str:
         if n_reviewed < 8:
             return (
                 f"From scratch on {n_reviewed} image(s): expect a rough first model. On CamVid the "
-                "benchmark still needed ~25% of the pixels corrected after 8 images and 3 minutes."
+                "benchmark still needed ~23% of the pixels corrected after 8 images and 3 minutes."
             )
         return (
-            f"From scratch on {n_reviewed} images: a first model; on CamVid the benchmark needed ~25% of "
-            "the pixels corrected after 8 images, 21-29% after 16-48."
+            f"From scratch on {n_reviewed} images: a first model; on CamVid the benchmark needed ~23% of "
+            "the pixels corrected after 8 images, 12-20% (held-out) after 24-80."
         )
     return f"Continuing from the active model on {n_reviewed} images: it should correct its own mistakes."
 
