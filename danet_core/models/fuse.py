@@ -79,16 +79,18 @@ def folded_copy(model: ModuleT) -> ModuleT:
 
 # One folded copy per model, shared by every Predictor over it (the app keeps a whole-image, a sliding
 # and preview predictors over one model): weak keys, so a dropped model takes its copy with it.
-_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[tuple[int, int], ...], nn.Module]] = (
+_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[object, ...], nn.Module]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _state_key(model: nn.Module) -> tuple[tuple[int, int], ...]:
+def _state_key(model: nn.Module) -> tuple[object, ...]:
     """Changes whenever a weight or statistic of ``model`` changes in place (optimizer step, load,
-    ``.to()``): each tensor's storage address and its autograd version counter."""
+    ``.to()``: each tensor's storage address and its autograd version counter) or its architecture
+    description does (``config``, e.g. ``align_corners`` or the PAM implementation set on the model)."""
     tensors = [*model.parameters(), *model.buffers()]
-    return tuple((t.data_ptr(), t._version) for t in tensors)
+    pam_impls = tuple(getattr(m, "impl", None) for m in model.modules() if hasattr(m, "impl"))
+    return (repr(getattr(model, "config", None)), pam_impls, *((t.data_ptr(), t._version) for t in tensors))
 
 
 def for_inference(model: ModuleT) -> ModuleT:

@@ -67,3 +67,13 @@ def test_for_inference_model_is_used_as_it_is():
     assert cached_folded_copy(kept) is kept  # nothing left to fold: no second copy of the weights
     with torch.inference_mode():
         assert (forward_logits(kept, x) - want).abs().max() <= 1e-4 * want.abs().max()
+
+
+def test_cached_copy_follows_config_changes_on_the_model():
+    model = _model("torchvision", 18)
+    first = cached_folded_copy(model)
+    model.config.align_corners = not model.config.align_corners  # protocols switch it per evaluation
+    second = cached_folded_copy(model)
+    assert second is not first and second.config.align_corners == model.config.align_corners
+    model.set_pam_impl("naive")
+    assert cached_folded_copy(model) is not second
