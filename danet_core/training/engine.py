@@ -29,13 +29,12 @@ from torch.nn.parallel import DistributedDataParallel
 from danet_core.inference import AUTOCAST_DTYPES, resolve_device
 from danet_core.jobs import Cancelled, ProgressFn, StopFn
 
-from .class_balance import training_class_weights
 from .config import TrainConfig
 from .distributed import DistInfo, cleanup_distributed, init_distributed
 from .evaluation import evaluate, make_predictor
 from .frozen import BackboneFreezer, FeatureCache, batch_generator, build_cache, head_outputs
 from .loaders import DataBundle, batches_per_epoch, build_data, make_loader, make_sampler, verify_dataset
-from .losses import SegLoss
+from .losses import SegLoss, run_class_weights
 from .optim import build_optimizer, build_scheduler
 from .run_setup import load_resume_checkpoint, open_run_dir
 from .rundir import LossWindow, TrainResult
@@ -43,9 +42,11 @@ from .state import (
     build_fresh_model,
     build_from_checkpoint,
     load_train_state,
+    non_finite_entries,
     rng_state,
     set_rng_state,
     unwrap,
+    write_checkpoint,
 )
 
 log = logging.getLogger(__name__)
@@ -183,9 +184,7 @@ class _Trainer:
         self.frozen = BackboneFreezer(model, cfg.unfreeze_at) if cfg.freeze_backbone else None
         if self.frozen is not None and self.info.distributed:
             raise ValueError("freeze_backbone=true is single-process only (the cached head bypasses DDP)")
-        weights = cfg.class_weights
-        if weights is None and cfg.class_weight_power > 0:
-            weights = training_class_weights(self.data.train, self.data.num_classes, cfg.class_weight_power)
+        weights = run_class_weights(cfg, self.data.train, k)
         self.criterion = SegLoss(cfg.loss_weights, class_weights=weights).to(self.device)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
@@ -429,9 +428,7 @@ class _Trainer:
         if not self.info.is_main:
             return
         model = unwrap(self.model)
-        bad = [
-            n for n, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()
-        ]
+        bad = non_finite_entries(model)
         if bad:
             msg = (
                 f"weights became non-finite ({bad[0]} ...) at iteration {self.iteration}; "
@@ -439,24 +436,15 @@ class _Trainer:
             )
             self._end("failed", "non_finite_weights", message=msg)
             raise TrainingDiverged(msg)
-        from danet_core.checkpoints import save_checkpoint
-
-        classes = [
-            {"name": n, "color": list(c), "train_id": i}
-            for i, (n, c) in enumerate(zip(self.data.class_names, self.data.class_colors, strict=True))
-        ]
-        try:
-            save_checkpoint(
-                path,
-                model,
-                classes=classes,
-                mean=list(self.cfg.mean),
-                std=list(self.cfg.std),
-                train_state=self._train_state(epoch),
-                extra={"run_dir": str(self.run_dir.path)},
-            )
-        except OSError as exc:  # ENOSPC names no file by itself
-            raise OSError(exc.errno, f"{path}: cannot write the checkpoint ({exc.strerror or exc})") from exc
+        write_checkpoint(
+            path,
+            model,
+            cfg=self.cfg,
+            class_names=self.data.class_names,
+            class_colors=self.data.class_colors,
+            train_state=self._train_state(epoch),
+            run_dir=self.run_dir.path,
+        )
 
     def _train_state(self, epoch: int) -> dict[str, Any]:
         return {

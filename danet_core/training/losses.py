@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .class_balance import MaskSource, training_class_weights
+from .config import TrainConfig
+
 DEFAULT_WEIGHTS = {"out": 1.0, "pam": 1.0, "cam": 1.0, "aux": 0.4}
 
 
@@ -62,3 +65,11 @@ class SegLoss(nn.Module):
         if total is None:
             raise ValueError(f"the model returned none of the supervised outputs {sorted(self.weights)}")
         return total, terms
+
+
+def run_class_weights(cfg: TrainConfig, train_set: MaskSource, num_classes: int) -> list[float] | None:
+    """The run's class weights: ``cfg.class_weights`` as given, or computed from the training masks when
+    ``cfg.class_weight_power`` > 0 (:func:`danet_core.training.class_balance.training_class_weights`)."""
+    if cfg.class_weights is None and cfg.class_weight_power > 0:
+        return training_class_weights(train_set, num_classes, cfg.class_weight_power)
+    return cfg.class_weights

@@ -161,3 +161,40 @@ def unwrap(model: nn.Module) -> Segmenter:
     # training only builds Segmenters (build_fresh_model / build_from_checkpoint); nn.Module's dynamic
     # attributes (``.module``) are typed Tensor | Module, so the type system cannot see it
     return cast("Segmenter", inner)
+
+
+def non_finite_entries(model: nn.Module) -> list[str]:
+    """Names of the floating-point state entries holding NaN or inf (a diverged run)."""
+    return [n for n, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()]
+
+
+def write_checkpoint(
+    path: Path,
+    model: Segmenter,
+    *,
+    cfg: TrainConfig,
+    class_names: list[str],
+    class_colors: list[Any],
+    train_state: dict[str, Any],
+    run_dir: Path,
+) -> None:
+    """The run's self-describing checkpoint (written atomically by ``save_checkpoint``); a failed write
+    names the file (ENOSPC names none by itself)."""
+    from danet_core.checkpoints import save_checkpoint
+
+    classes = [
+        {"name": n, "color": list(c), "train_id": i}
+        for i, (n, c) in enumerate(zip(class_names, class_colors, strict=True))
+    ]
+    try:
+        save_checkpoint(
+            path,
+            model,
+            classes=classes,
+            mean=list(cfg.mean),
+            std=list(cfg.std),
+            train_state=train_state,
+            extra={"run_dir": str(run_dir)},
+        )
+    except OSError as exc:
+        raise OSError(exc.errno, f"{path}: cannot write the checkpoint ({exc.strerror or exc})") from exc
